@@ -1,0 +1,186 @@
+"""Panel validation shared by every stage of the pipeline.
+
+Every model in the book consumes a *panel*: one row per unit (a region or a
+country) and period (a year).  Mistakes in such panels are common and silent
+(a duplicated row, a missing year, a zero where a logarithm or a ratio is
+taken), so each stage calls :func:`validate_panel` first.  Every problem is
+reported through one exception type, :class:`PanelError`, whose message names
+the offending units and years and says how to fix them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["PanelError", "validate_panel"]
+
+_MAX_LISTED = 8
+
+
+class PanelError(ValueError):
+    """A panel failed validation; the message names the problem and the fix."""
+
+
+def _preview(items: Iterable[object]) -> str:
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
+    if len(items) > _MAX_LISTED:
+        shown += f", ... ({len(items)} in all)"
+    return shown
+
+
+def _cells(frame: pd.DataFrame, unit: str, time: str) -> str:
+    return _preview(f"{u}/{t}" for u, t in zip(frame[unit], frame[time]))
+
+
+def validate_panel(
+    df: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    values: Sequence[str],
+    positive: Sequence[str] | None = None,
+    nonnegative: Sequence[str] | None = None,
+    balanced: bool = True,
+    consecutive: bool = True,
+    name: str = "panel",
+) -> pd.DataFrame:
+    """Check a long-format panel and return it sorted by unit and time.
+
+    Parameters
+    ----------
+    df
+        Long-format data, one row per unit and period.
+    unit, time
+        Names of the unit identifier column and the (integer) period column.
+    values
+        Columns that must be present, numeric and free of missing values.
+    positive
+        Subset of ``values`` that must be strictly positive (e.g. columns that
+        are logged or divided by).
+    nonnegative
+        Subset of ``values`` that must be >= 0 (e.g. emissions, where a zero
+        is allowed but a negative number is an error).
+    balanced
+        Require every unit to be observed in exactly the same periods.
+    consecutive
+        Require each unit's periods to have no gaps.
+    name
+        What the panel is called in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``df`` sorted by ``(unit, time)`` with a fresh index.
+
+    Raises
+    ------
+    PanelError
+        On the first problem found, with a message naming the offending
+        units/periods and the fix.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise PanelError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}.")
+    positive = list(positive or [])
+    nonnegative = list(nonnegative or [])
+    required = [unit, time, *values]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise PanelError(
+            f"{name}: missing required column(s) {missing}; found {list(df.columns)}. "
+            f"Rename your columns to {required} (e.g. with DataFrame.rename)."
+        )
+    extra = [c for c in positive + nonnegative if c not in values]
+    if extra:
+        raise PanelError(f"{name}: columns {extra} are constrained but not listed in `values`.")
+    if df.empty:
+        raise PanelError(f"{name}: the panel has no rows. Check the filters applied before this step.")
+
+    out = df.copy()
+    if out[unit].isna().any() or out[time].isna().any():
+        bad = out[out[unit].isna() | out[time].isna()]
+        raise PanelError(
+            f"{name}: {len(bad)} row(s) have no unit or no {time} (rows {_preview(bad.index)}). "
+            "Drop or fill these rows before modelling."
+        )
+    if not pd.api.types.is_numeric_dtype(out[time]) or not np.all(
+        np.equal(np.mod(out[time].to_numpy(dtype=float), 1), 0)
+    ):
+        raise PanelError(
+            f"{name}: column {time!r} must hold whole numbers (years); got dtype {out[time].dtype}. "
+            f"Convert it with df[{time!r}] = df[{time!r}].astype(int)."
+        )
+    out[time] = out[time].astype(int)
+
+    dup = out[out.duplicated([unit, time], keep=False)]
+    if not dup.empty:
+        raise PanelError(
+            f"{name}: duplicated {unit}/{time} pairs: {_cells(dup.drop_duplicates([unit, time]), unit, time)}. "
+            "Each unit may appear once per period; aggregate or drop the duplicates."
+        )
+
+    for col in values:
+        if not pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
+            coerced = pd.to_numeric(out[col], errors="coerce")
+            bad = out[coerced.isna() & out[col].notna()]
+            raise PanelError(
+                f"{name}: column {col!r} is not numeric (dtype {out[col].dtype}); "
+                f"non-numeric entries at {_cells(bad, unit, time) or 'unknown rows'}. "
+                f"Convert with pd.to_numeric(df[{col!r}]) after fixing those cells."
+            )
+        na = out[out[col].isna()]
+        if not na.empty:
+            raise PanelError(
+                f"{name}: column {col!r} has {len(na)} missing value(s) at {_cells(na, unit, time)}. "
+                "Fill them from the source, or drop those units with a documented reason."
+            )
+        inf = out[~np.isfinite(out[col].to_numpy(dtype=float))]
+        if not inf.empty:
+            raise PanelError(
+                f"{name}: column {col!r} has infinite value(s) at {_cells(inf, unit, time)}. "
+                "Check for divisions by zero upstream."
+            )
+    for col in positive:
+        bad = out[out[col] <= 0]
+        if not bad.empty:
+            raise PanelError(
+                f"{name}: column {col!r} must be strictly positive but has {len(bad)} value(s) <= 0 at "
+                f"{_cells(bad, unit, time)}. The model divides by or takes logs of {col!r}: "
+                "correct the data or drop those units."
+            )
+    for col in nonnegative:
+        bad = out[out[col] < 0]
+        if not bad.empty:
+            raise PanelError(
+                f"{name}: column {col!r} must be >= 0 but has {len(bad)} negative value(s) at "
+                f"{_cells(bad, unit, time)}. Negative quantities are not meaningful here: correct the data."
+            )
+
+    periods = out.groupby(unit, sort=True)[time].apply(lambda s: tuple(sorted(s)))
+    if consecutive:
+        gaps = {
+            u: sorted(set(range(p[0], p[-1] + 1)) - set(p)) for u, p in periods.items() if p[-1] - p[0] + 1 != len(p)
+        }
+        if gaps:
+            listed = _preview(f"{u} (missing {g[:5]}{'...' if len(g) > 5 else ''})" for u, g in gaps.items())
+            raise PanelError(
+                f"{name}: gaps in {time} for {len(gaps)} unit(s): {listed}. "
+                "Fill the missing years from the source, or drop those units."
+            )
+    if balanced:
+        all_periods = sorted(set(out[time]))
+        incomplete = {u: sorted(set(all_periods) - set(p)) for u, p in periods.items() if len(p) != len(all_periods)}
+        if incomplete:
+            listed = _preview(
+                f"{u} (missing {m[:5]}{'...' if len(m) > 5 else ''})" for u, m in incomplete.items()
+            )
+            raise PanelError(
+                f"{name}: unbalanced panel, {len(incomplete)} of {len(periods)} units are not observed in all "
+                f"{len(all_periods)} periods {all_periods[0]}-{all_periods[-1]}: {listed}. "
+                "Restrict to a common period or drop those units (nqpf_helpers.data.balance_panel does this "
+                "and reports what it dropped)."
+            )
+    return out.sort_values([unit, time]).reset_index(drop=True)
