@@ -1,0 +1,181 @@
+"""Loader tests on the offline copies of the public data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpf_helpers import data
+from nqpf_helpers.data import DataIntegrityError, DataUnavailableError
+
+
+def test_registry_lists_every_shared_file(data_dir):
+    files = {
+        str(p.relative_to(data_dir))
+        for p in data_dir.rglob("*")
+        if p.is_file() and p.suffix in {".csv", ".xlsx", ".geojson"}
+    }
+    assert files == set(data.registry())
+
+
+def test_registry_hashes_match_local_copies(data_dir):
+    for name, entry in data.registry().items():
+        assert data.file_sha256(data_dir / name) == entry.sha256, name
+        assert entry.url.startswith("https://"), name
+        assert entry.citation, name
+
+
+def test_fetch_prefers_local_folder(data_dir):
+    assert data.fetch("nqpf/Test_Data.xlsx") == data_dir / "nqpf/Test_Data.xlsx"
+
+
+def test_unknown_registry_name():
+    with pytest.raises(KeyError, match="not in the data registry"):
+        data.fetch("nqpf/nope.xlsx")
+
+
+def test_missing_file_offline_gives_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("NQPF_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NQPF_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError) as err:
+        data.fetch("pwt/pwt91.csv")
+    message = str(err.value)
+    assert "pwt/pwt91.csv" in message
+    assert "https://www.rug.nl/ggdc/docs/pwt91.xlsx" in message
+    assert "NQPF_DATA_DIR" in message
+    assert not (tmp_path / "cache").exists()
+
+
+def test_failed_download_gives_clear_error(tmp_path, monkeypatch):
+    # Port 9 on loopback refuses at once: this is what "no network" looks like to pooch.
+    entry = data.registry()["nqpf/Test_Data.xlsx"]
+    patched = dict(data.registry())
+    patched["nqpf/Test_Data.xlsx"] = type(entry)(**{**entry.__dict__, "url": "http://127.0.0.1:9/Test_Data.xlsx"})
+    monkeypatch.setattr(data, "registry", lambda: patched)
+    monkeypatch.delenv("NQPF_DATA_DIR", raising=False)
+    monkeypatch.delenv("NQPF_OFFLINE", raising=False)
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataUnavailableError, match=r"downloading http://127.0.0.1:9/Test_Data.xlsx failed.*NQPF_DATA_DIR"):
+        data.fetch("nqpf/Test_Data.xlsx")
+    leftovers = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] if (tmp_path / "cache").exists() else []
+    assert leftovers == []
+
+
+def test_corrupt_local_copy_is_rejected(tmp_path, monkeypatch, data_dir):
+    (tmp_path / "nqpf").mkdir()
+    (tmp_path / "nqpf" / "Test_Data.xlsx").write_bytes(b"not a workbook")
+    monkeypatch.setenv("NQPF_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataIntegrityError, match="does not match the registry's sha256"):
+        data.fetch("nqpf/Test_Data.xlsx")
+
+
+def test_gtfp_series_shape_and_values():
+    df = data.load_gtfp_series()
+    assert list(df.columns) == ["region_code", "year", "gtfp"]
+    assert df["region_code"].nunique() == 31
+    assert (df["year"].min(), df["year"].max()) == (1990, 2022)
+    assert len(df) == 31 * 33
+    assert df["region_code"].str.fullmatch(r"\d{2}0000").all()
+    assert (df["gtfp"] > 0).all() and (df["gtfp"] <= 1 + 1e-9).all()
+    first = df.iloc[0]
+    assert (first["region_code"], first["year"]) == ("110000", 1990)
+    assert first["gtfp"] == pytest.approx(0.286625, abs=1e-6)
+
+
+def test_gtfp_series_equals_published_provincial_gtfp_2010_2022():
+    series = data.load_gtfp_series()
+    published = data.load_published_nqpf("province")
+    merged = series[series["year"] >= 2010].merge(published, on=["region_code", "year"], suffixes=("", "_pub"))
+    assert len(merged) == 31 * 13
+    np.testing.assert_allclose(merged["gtfp"], merged["gtfp_pub"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("level", "units", "first", "last"),
+    [("province", 31, 2010, 2022), ("city", 296, 2010, 2021), ("county", 2711, 2010, 2021)],
+)
+def test_published_nqpf_coverage(level, units, first, last):
+    df = data.load_published_nqpf(level)
+    assert list(df.columns) == ["region_code", "year", "gtfp", "nqpf"]
+    assert df["region_code"].nunique() == units
+    assert (df["year"].min(), df["year"].max()) == (first, last)
+    assert len(df) == units * (last - first + 1)
+    assert df[["gtfp", "nqpf"]].notna().all().all()
+
+
+def test_published_nqpf_known_value():
+    df = data.load_published_nqpf("province").set_index(["region_code", "year"])
+    assert df.loc[("110000", 2010), "nqpf"] == pytest.approx(1.1550268, abs=1e-6)
+    assert df.loc[("120000", 2010), "gtfp"] == pytest.approx(0.2119074, abs=1e-6)
+
+
+def test_published_nqpf_bad_level():
+    with pytest.raises(ValueError, match="level must be one of"):
+        data.load_published_nqpf("village")
+
+
+def test_pwt_columns_and_known_value():
+    pwt = data.load_pwt()
+    assert {"iso3", "year", "rgdpna", "rnna", "emp"} <= set(pwt.columns)
+    assert pwt["iso3"].nunique() == 182
+    assert (pwt["year"].min(), pwt["year"].max()) == (1950, 2017)
+    usa = pwt[(pwt["iso3"] == "USA") & (pwt["year"] == 2017)].iloc[0]
+    assert usa["emp"] == pytest.approx(155.0, rel=0.05)
+
+
+def test_ceds_long_format():
+    so2 = data.load_ceds("SO2")
+    assert list(so2.columns) == ["iso3", "year", "value"]
+    assert (so2["year"].min(), so2["year"].max()) == (1750, 2019)
+    assert "GLOBAL" not in set(so2["iso3"])
+    chn = so2[(so2["iso3"] == "CHN") & (so2["year"] == 2010)]["value"].iloc[0]
+    assert 15_000 < chn < 40_000  # tens of Mt of SO2 around 2010
+    with pytest.raises(ValueError, match="species must be one of"):
+        data.load_ceds("PM25")
+
+
+def test_world_panel_is_balanced_and_reports_drops():
+    panel = data.load_world_panel()
+    assert list(panel.columns) == data.WORLD_PANEL_COLUMNS
+    assert panel["iso3"].nunique() == 168
+    assert (panel["year"].min(), panel["year"].max()) == (1990, 2017)
+    assert len(panel) == 168 * 28
+    assert (panel[["labour", "capital", "gdp"]] > 0).all().all()
+    assert (panel[["so2", "nox", "smoke"]] >= 0).all().all()
+    dropped = panel.attrs["dropped"]
+    assert list(dropped.columns) == ["iso3", "country", "reason"]
+    assert len(dropped) == 182 - 168
+    assert not set(dropped["iso3"]) & set(panel["iso3"])
+    assert dropped["reason"].str.len().gt(0).all()
+    bc = data.load_ceds("BC").set_index(["iso3", "year"])["value"]
+    oc = data.load_ceds("OC").set_index(["iso3", "year"])["value"]
+    chn = panel[(panel["iso3"] == "CHN") & (panel["year"] == 2000)].iloc[0]
+    assert chn["smoke"] == pytest.approx(bc[("CHN", 2000)] + oc[("CHN", 2000)])
+
+
+def test_world_panel_year_range_checked():
+    with pytest.raises(ValueError, match="PWT 9.1 covers"):
+        data.load_world_panel(1990, 2019)
+
+
+def test_balance_panel_reasons():
+    df = pd.DataFrame(
+        {"u": ["a", "a", "b", "b", "c"], "t": [1, 2, 1, 2, 1], "v": [1.0, 2.0, np.nan, 1.0, 1.0], "w": [1, 1, 1, 1, 1]}
+    )
+    kept, dropped = data.balance_panel(df, unit="u", time="t", values=["v", "w"], positive=["v"], start=1, end=2)
+    assert set(kept["u"]) == {"a"}
+    reasons = dict(zip(dropped["unit"], dropped["reason"]))
+    assert reasons == {"b": "v missing in 1 years", "c": "not observed in 1 of 2 years"}
+
+
+def test_world_boundaries():
+    gdf = data.load_world_boundaries()
+    assert len(gdf) == 177
+    assert {"iso3", "name", "continent", "geometry"} <= set(gdf.columns)
+    assert gdf.crs.to_epsg() == 4326
+    iso = set(gdf["iso3"].dropna())
+    assert {"CHN", "FRA", "NOR", "USA", "BRA"} <= iso
+    panel_iso = set(data.load_world_panel()["iso3"])
+    assert len(panel_iso & iso) > 140
