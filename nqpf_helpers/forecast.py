@@ -1,0 +1,524 @@
+"""LSTM growth paths for GTFP series, trained for all regions at once.
+
+Cao & Dai (2025) predict each region's green TFP from its own past with a small
+LSTM and call the ratio actual / predicted "New Quality Productive Forces".
+This module implements
+
+* the data plumbing of the authors' MATLAB code: 5-lag windows
+  (:func:`make_windows`), MATLAB ``mapminmax`` scaling fitted on training
+  windows only (:func:`fit_minmax`), the training/test splits of each
+  protocol (:func:`n_train_windows`);
+* the network ``LSTM(10) -> ReLU -> Dense(1)`` for *N independent units in one
+  Keras layer* (:class:`StackedLSTM`): every weight tensor has a leading unit
+  axis, each unit has its own loss term, L2 penalty and gradient clipping, and
+  Adam is elementwise, so training the stack equals N separate fits
+  (:func:`train_stacked`, checked against :func:`train_separate`, a plain
+  ``keras.Sequential`` per unit);
+* the named protocols (:data:`PROTOCOLS`) behind one entry point,
+  :func:`forecast_growth_path`;
+* naive and statistical baselines fitted on the same training years
+  (:func:`baseline_forecasts`) and out-of-sample errors (:func:`forecast_errors`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from nqpf_helpers.validate import PanelError, validate_panel
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+__all__ = [
+    "LAGS",
+    "PROTOCOLS",
+    "ProtocolSpec",
+    "StackedLSTM",
+    "TrainConfig",
+    "apply_minmax",
+    "baseline_forecasts",
+    "fit_minmax",
+    "forecast_errors",
+    "forecast_growth_path",
+    "init_weights",
+    "invert_minmax",
+    "make_windows",
+    "matlab_round",
+    "n_train_windows",
+    "predict_stacked",
+    "series_matrix",
+    "set_determinism",
+    "train_separate",
+    "train_stacked",
+]
+
+LAGS = 5
+"""Window length of the released code (``kim = 5``)."""
+
+Layout = Literal["features", "sequence"]
+Split = Literal["share_of_windows", "share_of_series", "until_year"]
+Transform = Literal["minmax_level", "log_growth"]
+Horizon = Literal["one_step", "recursive"]
+
+
+# --------------------------------------------------------------------------- #
+# Windows, splits and scaling
+# --------------------------------------------------------------------------- #
+def matlab_round(x: float) -> int:
+    """Round half away from zero, as MATLAB's ``round`` does.
+
+    Python's :func:`round` rounds halves to even, which would shift the
+    training/test boundary whenever ``share * n`` ends in .5.
+    """
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def make_windows(values: np.ndarray, lags: int = LAGS) -> tuple[np.ndarray, np.ndarray]:
+    """Cut series into ``lags``-long input windows and one-step-ahead targets.
+
+    Parameters
+    ----------
+    values
+        Array of shape ``(T,)`` or ``(N, T)``: one or N series of equal length.
+    lags
+        Number of past values that predict the next one.
+
+    Returns
+    -------
+    X, y
+        ``X`` has shape ``(..., T - lags, lags)`` with ``X[..., j, :] =
+        values[..., j:j + lags]``; ``y`` has shape ``(..., T - lags)`` with
+        ``y[..., j] = values[..., j + lags]``.
+
+    Raises
+    ------
+    PanelError
+        If the series is not longer than ``lags``.
+    """
+    values = np.asarray(values, dtype=float)
+    T = values.shape[-1]
+    if lags < 1:
+        raise PanelError(f"lags must be >= 1, got {lags}.")
+    if T <= lags:
+        raise PanelError(
+            f"series too short: {T} observation(s) cannot make a single {lags}-lag window "
+            f"(need at least {lags + 1}). Use longer series or fewer lags."
+        )
+    idx = np.arange(T - lags)[:, None] + np.arange(lags)[None, :]
+    return values[..., idx], values[..., lags:]
+
+
+def n_train_windows(
+    split: Split,
+    years: np.ndarray,
+    *,
+    lags: int = LAGS,
+    share: float = 0.7,
+    train_until: int = 2009,
+) -> int:
+    """Number of leading windows used for training under a split rule.
+
+    Parameters
+    ----------
+    split
+        ``"share_of_windows"``: ``round(share * n_windows)`` (released code,
+        current version); ``"share_of_series"``: ``round(share * T)`` with T the
+        series length (first upload, which multiplied the number of *years*);
+        ``"until_year"``: every window whose target year is ``<= train_until``
+        (the paper's "data from 1990 to 2009").
+    years
+        The (consecutive) years of the series.
+    lags, share, train_until
+        See ``split``.
+
+    Returns
+    -------
+    int
+        Between 1 and ``n_windows - 1`` so that train and test are both non-empty.
+    """
+    years = np.asarray(years)
+    T = len(years)
+    n_windows = T - lags
+    if n_windows < 2:
+        raise PanelError(
+            f"series too short: {T} years give {max(n_windows, 0)} window(s) of {lags} lags; "
+            f"need at least {lags + 2} years so that training and test windows both exist."
+        )
+    if split == "share_of_windows":
+        n = matlab_round(share * n_windows)
+    elif split == "share_of_series":
+        n = matlab_round(share * T)
+    elif split == "until_year":
+        n = int(np.sum(years[lags:] <= train_until))
+    else:
+        raise ValueError(f"unknown split rule {split!r}; use 'share_of_windows', 'share_of_series' or 'until_year'.")
+    if not 1 <= n <= n_windows - 1:
+        raise PanelError(
+            f"split {split!r} leaves {n} training window(s) out of {n_windows} (years {years[0]}-{years[-1]}); "
+            "both training and test windows must exist. Change the share / cut-off year or use longer series."
+        )
+    return n
+
+
+def fit_minmax(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum and maximum over the window axis, as MATLAB ``mapminmax`` fits them.
+
+    Parameters
+    ----------
+    a
+        Training windows: inputs ``(..., n_windows, lags)`` reduced over
+        ``axis=-2`` (one min/max per lag position) or targets
+        ``(..., n_windows)`` reduced over ``axis=-1``.
+    axis
+        The window axis.
+
+    Returns
+    -------
+    lo, hi
+        Arrays without the window axis.  Where ``hi == lo`` (a constant
+        column) ``hi`` is set to ``lo + 1``, so the map is a shift rather than
+        a division by zero.
+    """
+    a = np.asarray(a, dtype=float)
+    lo = np.min(a, axis=axis)
+    hi = np.max(a, axis=axis)
+    hi = np.where(hi > lo, hi, lo + 1.0)
+    return lo, hi
+
+
+def apply_minmax(a: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Map ``a`` linearly so that ``lo -> 0`` and ``hi -> 1`` (no clipping)."""
+    return (np.asarray(a, dtype=float) - lo) / (hi - lo)
+
+
+def invert_minmax(a: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Undo :func:`apply_minmax`."""
+    return np.asarray(a, dtype=float) * (hi - lo) + lo
+
+
+# --------------------------------------------------------------------------- #
+# The stacked (vectorised) network
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training options; the defaults are those of the released MATLAB code.
+
+    Attributes
+    ----------
+    hidden
+        LSTM hidden units (``lstmLayer(10)``).
+    epochs
+        Full-batch epochs (``MaxEpochs 300``; the training set is smaller
+        than MATLAB's default mini-batch of 128, so one epoch is one step).
+    learning_rate, drop_after, drop_factor
+        Piecewise schedule: ``learning_rate`` for the first ``drop_after``
+        epochs, then multiplied by ``drop_factor``.
+    clip_norm
+        Per-unit, per-weight-tensor gradient L2-norm threshold (MATLAB's
+        default ``GradientThresholdMethod 'l2norm'`` clips each learnable
+        separately; Keras ``clipnorm`` does the same).
+    l2
+        MATLAB ``L2Regularization``: adds ``l2 / 2 * ||w||^2`` per weight
+        matrix (not biases) to the loss.
+    beta_1, beta_2, epsilon
+        Adam constants (MATLAB defaults).
+    dtype
+        Floating point type of the computation.
+    """
+
+    hidden: int = 10
+    epochs: int = 300
+    learning_rate: float = 5e-3
+    drop_after: int = 250
+    drop_factor: float = 0.1
+    clip_norm: float = 1.0
+    l2: float = 1e-4
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    dtype: str = "float32"
+
+
+_WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
+_PENALISED = ("kernel", "recurrent_kernel", "dense_kernel")
+
+
+def init_weights(
+    n_units: int, n_features: int, hidden: int = 10, *, seeds: Sequence[int] | np.ndarray
+) -> dict[str, np.ndarray]:
+    """Initial weights for N units, each drawn from its own seed.
+
+    Uses the initialisers shared by MATLAB's ``lstmLayer`` and Keras' ``LSTM``:
+    Glorot-uniform input kernel, orthogonal recurrent kernel, zero bias with
+    the forget-gate bias at one, Glorot-uniform dense kernel, zero dense bias.
+    Each unit's draw depends only on its own entry of ``seeds``, so a region's
+    initial network does not depend on which other regions share the stack.
+
+    Parameters
+    ----------
+    n_units, n_features, hidden
+        Stack size, input features per time step, LSTM width.
+    seeds
+        ``n_units`` integer seeds (e.g. ``seed * 100003 + region_position``).
+
+    Returns
+    -------
+    dict
+        ``kernel (N, F, 4H)``, ``recurrent_kernel (N, H, 4H)``, ``bias (N, 4H)``,
+        ``dense_kernel (N, H, 1)``, ``dense_bias (N, 1)``; gate order i, f, c, o
+        as in Keras.
+    """
+    seeds = np.asarray(seeds, dtype=np.int64)
+    if seeds.shape != (n_units,):
+        raise ValueError(f"need one seed per unit: got {seeds.shape[0] if seeds.ndim else 0} for {n_units} units.")
+    H, F = hidden, n_features
+    k_lim = math.sqrt(6.0 / (F + 4 * H))
+    d_lim = math.sqrt(6.0 / (H + 1))
+    out = {
+        "kernel": np.empty((n_units, F, 4 * H)),
+        "recurrent_kernel": np.empty((n_units, H, 4 * H)),
+        "bias": np.zeros((n_units, 4 * H)),
+        "dense_kernel": np.empty((n_units, H, 1)),
+        "dense_bias": np.zeros((n_units, 1)),
+    }
+    out["bias"][:, H : 2 * H] = 1.0
+    for n, s in enumerate(seeds):
+        rng = np.random.default_rng(np.random.SeedSequence([int(s) & 0xFFFFFFFF, int(s) >> 32]))
+        out["kernel"][n] = rng.uniform(-k_lim, k_lim, size=(F, 4 * H))
+        # orthogonal rows, made unique by fixing the signs of R's diagonal
+        q, r = np.linalg.qr(rng.standard_normal((4 * H, H)))
+        q = q * np.sign(np.diag(r))
+        out["recurrent_kernel"][n] = q.T
+        out["dense_kernel"][n] = rng.uniform(-d_lim, d_lim, size=(H, 1))
+    return out
+
+
+class StackedLSTM(keras.layers.Layer):
+    """N independent ``LSTM(H) -> ReLU -> Dense(1)`` networks in one Keras layer.
+
+    Every weight has a leading unit axis of length N and unit ``n`` only ever
+    sees ``inputs[n]``; the computation is a batched (einsum) LSTM cell, so the
+    units share nothing but the kernels that run them.
+
+    Parameters
+    ----------
+    n_units, n_steps, n_features, hidden
+        Stack size N, time steps T, features per step F, LSTM width H.
+
+    Call
+    ----
+    inputs
+        ``(N, B, T, F)`` windows; returns ``(N, B)`` predictions.
+    """
+
+    def __init__(self, n_units: int, n_steps: int, n_features: int, hidden: int = 10, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_units, self.n_steps, self.n_features, self.hidden = n_units, n_steps, n_features, hidden
+        N, F, H = n_units, n_features, hidden
+        shapes = {
+            "kernel": (N, F, 4 * H),
+            "recurrent_kernel": (N, H, 4 * H),
+            "bias": (N, 4 * H),
+            "dense_kernel": (N, H, 1),
+            "dense_bias": (N, 1),
+        }
+        self.w = {k: self.add_weight(name=k, shape=s, initializer="zeros", dtype=self.dtype) for k, s in shapes.items()}
+
+    def set_stacked_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Assign weights from a dict as returned by :func:`init_weights`."""
+        for k in _WEIGHT_NAMES:
+            self.w[k].assign(np.asarray(weights[k], dtype=self.dtype))
+
+    def get_stacked_weights(self) -> dict[str, np.ndarray]:
+        """Current weights as numpy arrays."""
+        return {k: np.asarray(self.w[k].numpy()) for k in _WEIGHT_NAMES}
+
+    def call(self, inputs):
+        H = self.hidden
+        W, U, b = self.w["kernel"], self.w["recurrent_kernel"], self.w["bias"]
+        h = c = None
+        for t in range(self.n_steps):
+            z = tf.einsum("nbf,nfg->nbg", inputs[:, :, t, :], W) + b[:, None, :]
+            if h is not None:  # h0 = 0: the first step has no recurrent term
+                z = z + tf.matmul(h, U)
+            i = tf.sigmoid(z[..., :H])
+            f = tf.sigmoid(z[..., H : 2 * H])
+            g = tf.tanh(z[..., 2 * H : 3 * H])
+            o = tf.sigmoid(z[..., 3 * H :])
+            c = i * g if c is None else f * c + i * g
+            h = o * tf.tanh(c)
+        out = tf.matmul(tf.nn.relu(h), self.w["dense_kernel"]) + self.w["dense_bias"][:, None, :]
+        return out[..., 0]
+
+
+def set_determinism(seed: int = 0) -> None:
+    """Seed Python, NumPy and TensorFlow and ask TensorFlow for deterministic kernels.
+
+    Initial weights come from :func:`init_weights` and do not use these
+    generators; this guards against nondeterministic parallel reductions.
+    """
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def _as_stacked_inputs(X: np.ndarray, layout: Layout) -> np.ndarray:
+    """(N, B, L) windows -> (N, B, T, F) network inputs.
+
+    ``"features"`` is MATLAB's reading: each window is one column vector fed to
+    ``sequenceInputLayer(L)``, i.e. L features at a single time step, so the
+    LSTM never recurs.  ``"sequence"`` reads the window as L time steps of one
+    feature, which is what an LSTM is meant for.
+    """
+    if layout == "features":
+        return X[:, :, None, :]
+    if layout == "sequence":
+        return X[:, :, :, None]
+    raise ValueError(f"unknown input layout {layout!r}; use 'features' (MATLAB) or 'sequence'.")
+
+
+def train_stacked(
+    X: np.ndarray,
+    y: np.ndarray,
+    init: dict[str, np.ndarray],
+    config: TrainConfig = TrainConfig(),
+) -> StackedLSTM:
+    """Train N independent networks as one stacked Keras layer.
+
+    The loss is ``sum_n [ 0.5 * mean_b (yhat[n, b] - y[n, b])**2 + l2/2 *
+    ||weights_n||^2 ]``; unit n's gradient depends only on unit n.  Each
+    gradient tensor is clipped per unit to ``clip_norm`` and Adam (elementwise,
+    Keras' update formula) moves all units together, so the result equals N
+    separate fits up to floating-point rounding.
+
+    Parameters
+    ----------
+    X
+        ``(N, B, T, F)`` scaled training inputs.
+    y
+        ``(N, B)`` scaled training targets.
+    init
+        Initial weights from :func:`init_weights`.
+    config
+        Optimisation options.
+
+    Returns
+    -------
+    StackedLSTM
+        The trained layer.
+    """
+    X = np.asarray(X)
+    N, B, T, F = X.shape
+    if y.shape != (N, B):
+        raise ValueError(f"targets have shape {y.shape}, expected {(N, B)}.")
+    dt = config.dtype
+    layer = StackedLSTM(N, T, F, config.hidden, dtype=dt)
+    layer.build((N, B, T, F))
+    layer.set_stacked_weights(init)
+    variables = [layer.w[k] for k in _WEIGHT_NAMES]
+    penalised = [k in _PENALISED for k in _WEIGHT_NAMES]
+    m = [tf.Variable(tf.zeros_like(v)) for v in variables]
+    s = [tf.Variable(tf.zeros_like(v)) for v in variables]
+    Xt = tf.constant(X, dtype=dt)
+    yt = tf.constant(y, dtype=dt)
+    c = config
+
+    @tf.function(reduce_retracing=True)
+    def run() -> None:
+        for step in tf.range(c.epochs):
+            with tf.GradientTape() as tape:
+                pred = layer(Xt)
+                loss = 0.5 * tf.reduce_sum(tf.reduce_mean(tf.square(pred - yt), axis=1))
+                for v, pen in zip(variables, penalised):
+                    if pen:
+                        loss += 0.5 * c.l2 * tf.reduce_sum(tf.square(v))
+            grads = tape.gradient(loss, variables)
+            t = tf.cast(step + 1, dt)
+            lr = tf.where(step < c.drop_after, tf.constant(c.learning_rate, dt), tf.constant(c.learning_rate * c.drop_factor, dt))
+            alpha = lr * tf.sqrt(1.0 - tf.pow(tf.constant(c.beta_2, dt), t)) / (1.0 - tf.pow(tf.constant(c.beta_1, dt), t))
+            for v, g, mi, si in zip(variables, grads, m, s):
+                # one norm per unit: reduce over every axis but the leading one
+                axes = list(range(1, len(v.shape)))
+                norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=axes, keepdims=True))
+                g = g * (c.clip_norm / tf.maximum(norm, c.clip_norm))
+                mi.assign_add((g - mi) * (1.0 - c.beta_1))
+                si.assign_add((tf.square(g) - si) * (1.0 - c.beta_2))
+                v.assign_sub(alpha * mi / (tf.sqrt(si) + c.epsilon))
+
+    run()
+    return layer
+
+
+def predict_stacked(layer: StackedLSTM, X: np.ndarray) -> np.ndarray:
+    """Predictions ``(N, B)`` of a stacked layer for inputs ``(N, B, T, F)``."""
+    return np.asarray(layer(tf.constant(np.asarray(X), dtype=layer.dtype)).numpy(), dtype=float)
+
+
+def _half_mse(y_true, y_pred):
+    return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+def train_separate(
+    X: np.ndarray,
+    y: np.ndarray,
+    init: dict[str, np.ndarray],
+    config: TrainConfig = TrainConfig(),
+    X_predict: np.ndarray | None = None,
+) -> np.ndarray:
+    """Reference implementation: one plain ``keras.Sequential`` per unit, in a loop.
+
+    Each unit gets ``Input -> LSTM(H) -> ReLU -> Dense(1)`` with Keras' own
+    LSTM, L2 regularisers, ``Adam(clipnorm=...)`` and ``model.fit``.  It is
+    slow (seconds per unit) and exists to check :func:`train_stacked`.
+
+    Parameters
+    ----------
+    X, y, init, config
+        As for :func:`train_stacked`.
+    X_predict
+        ``(N, B', T, F)`` inputs to predict after training (default ``X``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, B')`` predictions.
+    """
+    X = np.asarray(X)
+    N, B, T, F = X.shape
+    Xp = X if X_predict is None else np.asarray(X_predict)
+    out = np.empty(Xp.shape[:2])
+    c = config
+    reg = keras.regularizers.L2(c.l2 / 2.0)  # Keras adds l2 * sum(w^2); MATLAB adds l2/2 * sum(w^2)
+    for n in range(N):
+        model = keras.Sequential(
+            [
+                keras.Input((T, F), dtype=c.dtype),
+                keras.layers.LSTM(c.hidden, kernel_regularizer=reg, recurrent_regularizer=reg, dtype=c.dtype),
+                keras.layers.ReLU(dtype=c.dtype),
+                keras.layers.Dense(1, kernel_regularizer=reg, dtype=c.dtype),
+            ]
+        )
+        lstm, _, dense = model.layers
+        lstm.set_weights([init["kernel"][n], init["recurrent_kernel"][n], init["bias"][n]])
+        dense.set_weights([init["dense_kernel"][n], init["dense_bias"][n]])
+        # Keras evaluates the schedule at the 0-based step count: steps 0..drop_after-1 use the first rate
+        schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [c.drop_after - 1], [c.learning_rate, c.learning_rate * c.drop_factor]
+        )
+        opt = keras.optimizers.Adam(
+            schedule, beta_1=c.beta_1, beta_2=c.beta_2, epsilon=c.epsilon, clipnorm=c.clip_norm
+        )
+        model.compile(optimizer=opt, loss=_half_mse, jit_compile=False)
+        model.fit(X[n], y[n][:, None], batch_size=B, epochs=c.epochs, shuffle=False, verbose=0)
+        out[n] = model.predict(Xp[n], batch_size=Xp.shape[1], verbose=0)[:, 0]
+    return out
