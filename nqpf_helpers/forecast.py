@@ -522,3 +522,256 @@ def train_separate(
         model.fit(X[n], y[n][:, None], batch_size=B, epochs=c.epochs, shuffle=False, verbose=0)
         out[n] = model.predict(Xp[n], batch_size=Xp.shape[1], verbose=0)[:, 0]
     return out
+
+
+# --------------------------------------------------------------------------- #
+# Protocols
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """How a growth path is fitted and predicted.
+
+    Attributes
+    ----------
+    name
+        Key in :data:`PROTOCOLS`.
+    description
+        One line for tables.
+    split, share, train_until
+        Training/test split rule, see :func:`n_train_windows`.
+    transform
+        ``"minmax_level"``: GTFP levels min-max scaled per lag position and for
+        the target, fitted on training windows (released code).
+        ``"log_growth"``: inputs are log GTFP relative to the last lag, the
+        target is the next log change, both divided by the training s.d. of
+        log changes; predicted GTFP = last GTFP x exp(predicted change) > 0.
+    horizon
+        ``"one_step"``: every year is predicted from the 5 *actual* preceding
+        values.  ``"recursive"``: after the training period the network's
+        own predictions replace actual values in its input (a counterfactual
+        path that never sees post-training data).
+    layout
+        ``"features"`` (MATLAB: 5 features x 1 time step) or ``"sequence"``
+        (1 feature x 5 time steps).
+    """
+
+    name: str
+    description: str
+    split: Split
+    share: float = 0.7
+    train_until: int = 2009
+    transform: Transform = "minmax_level"
+    horizon: Horizon = "one_step"
+    layout: Layout = "features"
+
+
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    p.name: p
+    for p in [
+        ProtocolSpec(
+            "released_current",
+            "released code (current): first 70% of windows train, one step ahead",
+            "share_of_windows",
+            share=0.7,
+        ),
+        ProtocolSpec(
+            "released_first",
+            "released code (first upload): first round(0.3 x years) windows train, one step ahead",
+            "share_of_series",
+            share=0.3,
+        ),
+        ProtocolSpec(
+            "paper_one_step",
+            "paper text: train on targets up to 2009, one step ahead from actual lags",
+            "until_year",
+        ),
+        ProtocolSpec(
+            "paper_recursive",
+            "paper text: train on targets up to 2009, recursive path from 2010",
+            "until_year",
+            horizon="recursive",
+        ),
+        ProtocolSpec(
+            "improved",
+            "improved: log growth, linear scaling, sequence input, seed ensemble; train to 2009, recursive path",
+            "until_year",
+            transform="log_growth",
+            horizon="recursive",
+            layout="sequence",
+        ),
+    ]
+}
+"""The named protocols of :func:`forecast_growth_path`."""
+
+
+def series_matrix(
+    df: pd.DataFrame, *, unit: str = "region_code", time: str = "year", value: str = "gtfp"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a balanced, gap-free, positive panel and return it as a matrix.
+
+    Returns
+    -------
+    units, years, values
+        ``(N,)`` unit labels, ``(T,)`` years and ``(N, T)`` values.
+
+    Raises
+    ------
+    PanelError
+        Missing/duplicated/non-positive values, gaps, unbalanced panel (from
+        :func:`nqpf_helpers.validate.validate_panel`), or a series too short
+        for even one training and one test window.
+    """
+    clean = validate_panel(df, unit=unit, time=time, values=[value], positive=[value], name="GTFP series")
+    wide = clean.pivot(index=unit, columns=time, values=value)
+    years = wide.columns.to_numpy(dtype=int)
+    if len(years) < LAGS + 2:
+        raise PanelError(
+            f"GTFP series: series too short, {len(years)} year(s) ({years[0]}-{years[-1]}); the {LAGS}-lag LSTM "
+            f"needs at least {LAGS + 2} consecutive years (one training and one test window). "
+            "Use a longer panel."
+        )
+    return wide.index.to_numpy(), years, wide.to_numpy(dtype=float)
+
+
+def _resolve(protocol: str | ProtocolSpec, layout: Layout | None, horizon: Horizon | None) -> ProtocolSpec:
+    if isinstance(protocol, str):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}.")
+        protocol = PROTOCOLS[protocol]
+    changes = {}
+    if layout is not None:
+        changes["layout"] = layout
+    if horizon is not None:
+        changes["horizon"] = horizon
+    return replace(protocol, **changes) if changes else protocol
+
+
+class _Scaler:
+    """Per-unit transform between GTFP windows and network space for one protocol."""
+
+    def __init__(self, transform: Transform, Xtr: np.ndarray, ytr: np.ndarray) -> None:
+        self.transform = transform
+        if transform == "minmax_level":
+            self.lo, self.hi = fit_minmax(Xtr, axis=-2)
+            self.tlo, self.thi = fit_minmax(ytr, axis=-1)
+        elif transform == "log_growth":
+            growth = np.log(ytr) - np.log(Xtr[..., -1])
+            sd = growth.std(axis=-1)
+            # a flat training history has no scale; 1 keeps the map finite
+            self.sd = np.where(sd > 0, sd, 1.0)
+        else:
+            raise ValueError(f"unknown transform {transform!r}.")
+
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        if self.transform == "minmax_level":
+            return apply_minmax(X, self.lo[:, None, :], self.hi[:, None, :])
+        logX = np.log(X)
+        return (logX - logX[..., -1:]) / self.sd[:, None, None]
+
+    def targets(self, y: np.ndarray, X: np.ndarray) -> np.ndarray:
+        if self.transform == "minmax_level":
+            return apply_minmax(y, self.tlo[:, None], self.thi[:, None])
+        return (np.log(y) - np.log(X[..., -1])) / self.sd[:, None]
+
+    def invert(self, out: np.ndarray, X: np.ndarray) -> np.ndarray:
+        if self.transform == "minmax_level":
+            return invert_minmax(out, self.tlo[:, None], self.thi[:, None])
+        return X[..., -1] * np.exp(out * self.sd[:, None])
+
+
+def forecast_growth_path(
+    df: pd.DataFrame,
+    protocol: str | ProtocolSpec = "released_current",
+    *,
+    seeds: Sequence[int] = (0,),
+    layout: Layout | None = None,
+    horizon: Horizon | None = None,
+    config: TrainConfig = TrainConfig(),
+    unit: str = "region_code",
+    time: str = "year",
+    value: str = "gtfp",
+) -> pd.DataFrame:
+    """Fit every region's LSTM growth path under a named protocol.
+
+    All regions and seeds are trained together as one stacked model
+    (:func:`train_stacked`), each on its own series only.
+
+    Parameters
+    ----------
+    df
+        Long panel with columns ``unit``, ``time`` and ``value`` (strictly
+        positive GTFP), balanced and without gaps.
+    protocol
+        A key of :data:`PROTOCOLS` (``"released_current"``,
+        ``"released_first"``, ``"paper_one_step"``, ``"paper_recursive"``,
+        ``"improved"``) or a :class:`ProtocolSpec`.
+    seeds
+        Initialisation seeds; each (region, seed) is an independent network.
+    layout, horizon
+        Override the protocol's input layout / prediction horizon.
+    config
+        Optimisation options (defaults: the released code's).
+    unit, time, value
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per region, seed and predicted year with columns ``unit``,
+        ``seed``, ``time``, ``split`` (``"train"`` or ``"test"``),
+        ``actual``, ``predicted``, ``protocol``, ``layout``, ``horizon``.
+        The first ``LAGS`` years of each series are inputs only and have no row.
+
+    Raises
+    ------
+    PanelError
+        Bad panel (gaps, duplicates, missing or non-positive values), series
+        too short, or a split that leaves no training or no test window.
+    """
+    spec = _resolve(protocol, layout, horizon)
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds}.")
+    units, years, V = series_matrix(df, unit=unit, time=time, value=value)
+    n_tr = n_train_windows(spec.split, years, share=spec.share, train_until=spec.train_until)
+    N, S = len(units), len(seeds)
+    # seed-major stacking: stacked unit k = (seed k // N, region k % N)
+    Vs = np.tile(V, (S, 1))
+    X, y = make_windows(Vs)
+    n_w = X.shape[1]
+    scaler = _Scaler(spec.transform, X[:, :n_tr], y[:, :n_tr])
+    init_seeds = np.array([s * 1_000_003 + n for s in seeds for n in range(N)], dtype=np.int64)
+    Xin = _as_stacked_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)
+    init = init_weights(N * S, Xin.shape[-1], config.hidden, seeds=init_seeds)
+    layer = train_stacked(Xin, scaler.targets(y[:, :n_tr], X[:, :n_tr]), init, config)
+
+    if spec.horizon == "one_step":
+        pred = scaler.invert(predict_stacked(layer, _as_stacked_inputs(scaler.inputs(X), spec.layout)), X)
+    elif spec.horizon == "recursive":
+        pred = np.empty_like(y)
+        pred[:, :n_tr] = scaler.invert(
+            predict_stacked(layer, _as_stacked_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)), X[:, :n_tr]
+        )
+        path = Vs.copy()
+        for j in range(n_tr, n_w):
+            w = path[:, j : j + LAGS][:, None, :]
+            step = scaler.invert(predict_stacked(layer, _as_stacked_inputs(scaler.inputs(w), spec.layout)), w)[:, 0]
+            path[:, j + LAGS] = step
+            pred[:, j] = step
+    else:
+        raise ValueError(f"unknown horizon {spec.horizon!r}; use 'one_step' or 'recursive'.")
+
+    split = np.where(np.arange(n_w) < n_tr, "train", "test")
+    return pd.DataFrame(
+        {
+            unit: np.tile(np.repeat(units, n_w), S),
+            "seed": np.repeat(seeds, N * n_w),
+            time: np.tile(years[LAGS:], N * S),
+            "split": np.tile(split, N * S),
+            "actual": y.ravel(),
+            "predicted": pred.ravel(),
+            "protocol": spec.name,
+            "layout": spec.layout,
+            "horizon": spec.horizon,
+        }
+    )
