@@ -14,7 +14,6 @@ export NQPF_DATA_DIR
 # Keep TensorFlow quiet and on one thread pool sized for small machines.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND ?= tensorflow
-export MPLBACKEND ?= Agg
 
 .PHONY: install book book-strict test clean benchmark
 

@@ -13,7 +13,6 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # Tests and CI read the offline copies in ../shared/data unless told otherwise.
 if not os.environ.get("NQPF_DATA_DIR") and SHARED_DATA.is_dir():
     os.environ["NQPF_DATA_DIR"] = str(SHARED_DATA)
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
