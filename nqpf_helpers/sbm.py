@@ -1,0 +1,895 @@
+"""Slacks-based measure (SBM) of efficiency with undesirable outputs.
+
+This module computes green total factor productivity (GTFP) as the efficiency
+score ``rho`` of the non-radial, non-oriented SBM model with undesirable
+outputs (Tone 2004; Cooper, Seiford & Tone 2007, ch. 13).  For a decision
+making unit (DMU) ``o`` with inputs ``x``, good outputs ``y^g`` and bad
+outputs ``y^b``::
+
+    rho* = min  [1 - (1/m) sum_i s-_i / x_io]
+                / [1 + (1/(s1+s2)) (sum_r sg_r / yg_ro + sum_k sb_k / yb_ko)]
+    s.t.  x_o  = X lambda + s-
+          yg_o = Yg lambda - sg
+          yb_o = Yb lambda + sb
+          lambda, s-, sg, sb >= 0,   sum(lambda) = 1 under VRS.
+
+The fractional programme is turned into a linear programme by the
+Charnes-Cooper transformation (multiply every variable by ``t`` = the
+reciprocal of the denominator).  With no bad outputs the model is Tone's
+(2001) SBM.
+
+Two solvers give the same answers:
+
+* :func:`sbm_cvxpy` states the linear programme in cvxpy, one DMU at a time.
+  It is meant to be read (the book shows it) and is used by the tests as the
+  reference.  It always uses HiGHS and rescales columns so that the evaluated DMU is a
+  vector of ones: Clarabel, cvxpy's default, returns wrong scores on data
+  spanning several orders of magnitude, and even HiGHS can stop at an
+  infeasible point when the evaluated DMU is tiny relative to column means.
+* :func:`sbm` is the fast path for whole panels.  One HiGHS model per worker
+  is kept in memory and only patched from one DMU to the next; it holds
+  columns only for a small *candidate* reference set, which grows by column
+  generation: after each solve the reduced cost of every DMU of the frontier
+  is priced from the row duals, violating DMUs are added and the model is
+  re-solved, so the result is optimal over the full reference set.
+
+Conventions
+-----------
+* Inputs and good outputs must be strictly positive; bad outputs must be
+  non-negative.  Negative, missing or non-numeric values are rejected.
+* A **zero bad output** of the evaluated DMU drops its ratio term
+  ``sb_k / yb_ko`` from the objective, while the count ``s1 + s2`` is kept.
+  In the SBM model the term is zero anyway: ``0 = Yb lambda + sb`` forces
+  ``sb_k = 0`` (emissions cannot fall below zero), so only peers that also
+  emit nothing of that pollutant can be used.  In the super-efficiency model
+  the term is dropped as well.
+* Slacks, targets and peers are reported in the original units; they need
+  not be unique (alternative optima), whereas ``rho`` is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nqpf_helpers.validate import PanelError, validate_panel
+
+__all__ = [
+    "FRONTIERS",
+    "RTS",
+    "inefficiency_by_source",
+    "reference_periods",
+    "sbm",
+    "sbm_cvxpy",
+]
+
+RTS = ("vrs", "crs")
+FRONTIERS = ("global", "contemporaneous", "sequential", "window")
+
+# A DMU whose score is within this distance of 1 counts as SBM-efficient.
+_EFFICIENT_TOL = 1e-7
+# Lambdas below this (relative to sum over peers scale) are numerical noise.
+_PEER_TOL = 1e-8
+# Reduced costs above -_PRICE_TOL do not improve the objective in a way that
+# matters at the 1e-6 accuracy we promise for rho.
+_PRICE_TOL = 1e-9
+# Columns added to the candidate set per pricing round.
+_ADD_PER_ROUND = 16
+
+
+# --------------------------------------------------------------------------
+# Input checks shared by both solvers
+# --------------------------------------------------------------------------
+
+
+def _as_matrix(a: Any, n: int | None, what: str) -> np.ndarray:
+    arr = np.asarray(a, dtype=float) if a is not None else np.zeros((n or 0, 0))
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array with one row per DMU; got shape {arr.shape}.")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(
+            f"{what} has {arr.shape[0]} rows but X has {n}: every matrix needs one row per DMU, in the same order."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contains missing or infinite values; fill or drop those DMUs first.")
+    return arr
+
+
+def _check_matrices(X: Any, Yg: Any, Yb: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = _as_matrix(X, None, "X (inputs)")
+    n = X.shape[0]
+    Yg = _as_matrix(Yg, n, "Yg (good outputs)")
+    Yb = _as_matrix(Yb, n, "Yb (bad outputs)")
+    if n == 0:
+        raise ValueError("X has no rows: at least one DMU is needed.")
+    if X.shape[1] == 0 or Yg.shape[1] == 0:
+        raise ValueError("SBM needs at least one input and one good output.")
+    if np.any(X <= 0):
+        raise ValueError(
+            "X (inputs) must be strictly positive: the SBM objective divides by each input. "
+            "Correct the data or drop DMUs with zero/negative inputs."
+        )
+    if np.any(Yg <= 0):
+        raise ValueError(
+            "Yg (good outputs) must be strictly positive: the SBM objective divides by each good output. "
+            "Correct the data or drop DMUs with zero/negative good outputs."
+        )
+    if np.any(Yb < 0):
+        raise ValueError(
+            "Yb (bad outputs) must be >= 0: negative emissions are not meaningful. "
+            "Correct the data (a zero bad output is allowed and drops its ratio term)."
+        )
+    return X, Yg, Yb
+
+
+def _check_options(rts: str, frontier: str | None = None, window: int | None = None) -> None:
+    if rts not in RTS:
+        raise ValueError(f"rts must be one of {RTS}; got {rts!r}.")
+    if frontier is not None and frontier not in FRONTIERS:
+        raise ValueError(f"frontier must be one of {FRONTIERS}; got {frontier!r}.")
+    if frontier == "window" and (window is None or int(window) != window or window < 1):
+        raise ValueError(f"window must be a positive whole number of periods; got {window!r}.")
+
+
+def _column_scale(*mats: np.ndarray) -> list[np.ndarray]:
+    """Column means used to bring every variable to order one.
+
+    rho and lambda do not depend on units, so dividing each column by a
+    constant changes nothing but the conditioning of the linear programme.
+    A column of zeros (a pollutant nobody emits) keeps the scale 1.
+    """
+    scales = []
+    for M in mats:
+        s = M.mean(axis=0) if M.shape[0] else np.ones(M.shape[1])
+        scales.append(np.where(s > 0, s, 1.0))
+    return scales
+
+
+# --------------------------------------------------------------------------
+# The readable cvxpy formulation
+# --------------------------------------------------------------------------
+
+
+def sbm_cvxpy(
+    X: Any,
+    Yg: Any,
+    Yb: Any,
+    o: int,
+    rts: str = "vrs",
+    ref: Sequence[int] | None = None,
+    super_efficiency: bool = False,
+) -> dict[str, Any]:
+    """Score one DMU with the SBM model with undesirable outputs, in cvxpy.
+
+    Parameters
+    ----------
+    X, Yg, Yb
+        Inputs ``(n, m)``, good outputs ``(n, s1)`` and bad outputs
+        ``(n, s2)``, one row per DMU.  ``Yb`` may be ``None`` (Tone's 2001
+        SBM without bad outputs).
+    o
+        Row index of the DMU to score.
+    rts
+        ``"vrs"`` (variable returns to scale, ``sum(lambda) = 1``) or
+        ``"crs"``.
+    ref
+        Row indices of the DMUs spanning the frontier (default: all).  The
+        DMU ``o`` is evaluated against these; for an ordinary SBM score it
+        should belong to them.
+    super_efficiency
+        Solve Tone's (2002) super-efficiency SBM instead: ``o`` is removed
+        from the reference set, inputs and bad outputs may only grow and good
+        outputs only shrink.  Meaningful for SBM-efficient DMUs, whose score
+        is then >= 1.
+
+    Returns
+    -------
+    dict
+        ``rho`` (score), ``slack_x``, ``slack_g``, ``slack_b`` (arrays in the
+        original units; for super-efficiency the amounts by which ``o`` may
+        worsen), ``lambdas`` ({reference row: lambda > 0}) and ``status``.
+
+    Notes
+    -----
+    Before solving, each column is divided by DMU ``o``'s own value (the
+    score is unit-invariant), and the problem is solved with HiGHS, never
+    with cvxpy's default solver.
+    """
+    import cvxpy as cp
+
+    _check_options(rts)
+    X, Yg, Yb = _check_matrices(X, Yg, Yb)
+    n, m = X.shape
+    s1, s2 = Yg.shape[1], Yb.shape[1]
+    if not 0 <= o < n:
+        raise ValueError(f"o={o} is not a row of X (n={n}).")
+    R = np.arange(n) if ref is None else np.asarray(ref, dtype=int)
+    if super_efficiency:
+        R = R[R != o]
+    if len(R) == 0:
+        if super_efficiency:
+            return {"rho": math.nan, "slack_x": np.full(m, np.nan), "slack_g": np.full(s1, np.nan),
+                    "slack_b": np.full(s2, np.nan), "lambdas": {}, "status": "no reference DMU"}
+        raise ValueError("ref is empty: the frontier needs at least one DMU.")
+
+    # Measure every variable in units of DMU o's own value, so that o is the
+    # vector of ones.  rho does not depend on units, and this keeps every
+    # coefficient near 1 even when a column spans many orders of magnitude
+    # (dividing by column means is not enough there).  A zero bad output
+    # has no such unit; its column is divided by its mean instead.
+    mx, mg, mb = _column_scale(X[R], Yg[R], Yb[R])
+    sx, sg = X[o], Yg[o]
+    sb = np.where(Yb[o] > 0, Yb[o], mb)
+    Xs, Ygs, Ybs = X / sx, Yg / sg, Yb / sb
+    xo, ygo, ybo = Xs[o], Ygs[o], Ybs[o]
+    # 1/yb_ko with the zero-bad-output convention: the term is dropped.
+    inv_ybo = np.divide(1.0, ybo, out=np.zeros(s2), where=ybo > 0)
+    S = s1 + s2
+
+    t = cp.Variable()  # Charnes-Cooper scalar: 1 / denominator
+    lam = cp.Variable(len(R), nonneg=True)  # t * lambda
+    s_x = cp.Variable(m, nonneg=True)  # t * input slacks
+    s_g = cp.Variable(s1, nonneg=True)  # t * good-output slacks
+    out_terms = s_g @ (1 / ygo)
+    if s2:
+        s_b = cp.Variable(s2, nonneg=True)  # t * bad-output slacks
+        out_terms = out_terms + s_b @ inv_ybo
+
+    if not super_efficiency:
+        # min t - (1/m) sum S-/x_o  s.t.  t + (1/S)(sum Sg/yg_o + sum Sb/yb_o) = 1
+        objective = cp.Minimize(t - s_x @ (1 / xo) / m)
+        cons = [
+            t + out_terms / S == 1,
+            Xs[R].T @ lam + s_x == t * xo,
+            Ygs[R].T @ lam - s_g == t * ygo,
+        ]
+        if s2:
+            cons.append(Ybs[R].T @ lam + s_b == t * ybo)
+    else:
+        # Bad outputs are treated like inputs here: the DMU may increase
+        # inputs and pollution (numerator) and decrease good outputs
+        # (denominator) until the other DMUs dominate it.
+        #   min t + (sum S-/x_o + sum Sb/yb_o)/(m+s2)  s.t.  t - (1/s1) sum Sg/yg_o = 1
+        in_terms = s_x @ (1 / xo)
+        if s2:
+            in_terms = in_terms + s_b @ inv_ybo
+        objective = cp.Minimize(t + in_terms / (m + s2))
+        cons = [
+            t - (s_g @ (1 / ygo)) / s1 == 1,
+            Xs[R].T @ lam <= t * xo + s_x,
+            Ygs[R].T @ lam >= t * ygo - s_g,
+            s_g <= t * ygo,  # good outputs cannot fall below zero
+        ]
+        if s2:
+            cons.append(Ybs[R].T @ lam <= t * ybo + s_b)
+    if rts == "vrs":
+        cons.append(cp.sum(lam) == t)
+
+    prob = cp.Problem(objective, cons)
+    prob.solve(solver=cp.HIGHS)
+    if prob.status != cp.OPTIMAL:
+        raise RuntimeError(f"HiGHS did not solve DMU {o} to optimality (status {prob.status}).")
+    tv = float(t.value)
+    lam_v = np.asarray(lam.value, dtype=float) / tv
+    return {
+        "rho": float(prob.value),
+        "slack_x": np.maximum(np.asarray(s_x.value) / tv, 0) * sx,
+        "slack_g": np.maximum(np.asarray(s_g.value) / tv, 0) * sg,
+        "slack_b": (np.maximum(np.asarray(s_b.value) / tv, 0) * sb) if s2 else np.zeros(0),
+        "lambdas": {int(R[j]): float(v) for j, v in enumerate(lam_v) if v > _PEER_TOL},
+        "status": prob.status,
+    }
+
+
+# --------------------------------------------------------------------------
+# The fast path: one patched HiGHS model plus column generation
+# --------------------------------------------------------------------------
+
+
+def _new_highs():
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    h.setOptionValue("dual_feasibility_tolerance", 1e-9)
+    # Presolve costs more than it saves on LPs this small and would hide the
+    # basis we want to reuse from one DMU to the next.
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("solver", "simplex")
+    return h
+
+
+class _FastSBM:
+    """One HiGHS model for one reference set, patched DMU by DMU.
+
+    Columns: ``[t, S-_1..m, Sg_1..s1, Sb_1..s2, Lambda_c for c in candidates]``.
+    Rows (ordinary SBM): normalisation, m input rows, s1 good rows, s2 bad
+    rows and, under VRS, ``t - sum Lambda = 0``.  The super-efficiency model
+    adds s1 rows ``t*yg_o - Sg >= 0`` and flips the sign pattern.
+
+    Only the ``t`` column, the input-slack costs and the output-slack
+    coefficients of the normalisation row depend on the DMU, so moving to the
+    next DMU means patching ``2(m + s1 + s2)`` numbers.  Lambda columns exist
+    only for candidate peers; the rest of the frontier is priced with the row
+    duals and added when its reduced cost is negative.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        Yg: np.ndarray,
+        Yb: np.ndarray,
+        rts: str,
+        super_efficiency: bool,
+        seeds: Sequence[int] = (),
+    ):
+        import highspy
+
+        self.X, self.Yg, self.Yb = X, Yg, Yb
+        self.n, self.m = X.shape
+        self.s1, self.s2 = Yg.shape[1], Yb.shape[1]
+        self.vrs = rts == "vrs"
+        self.sup = super_efficiency
+        m, s1, s2 = self.m, self.s1, self.s2
+        self.q = m + s1 + s2
+        self.h = _new_highs()
+        self.inf = highspy.kHighsInf
+        inf = self.inf
+
+        # Row layout
+        self.r_in = 1 + np.arange(m)
+        self.r_g = 1 + m + np.arange(s1)
+        self.r_b = 1 + m + s1 + np.arange(s2)
+        nxt = 1 + self.q
+        if self.sup:
+            self.r_gb = nxt + np.arange(s1)
+            nxt += s1
+        self.r_v = nxt if self.vrs else None
+        self.nrow = nxt + (1 if self.vrs else 0)
+
+        # Lambda-column pattern: coefficient of Lambda_j in each row equals
+        # sign * (data of DMU j); pricing uses the same pattern.
+        if not self.sup:
+            sign = np.r_[-np.ones(m), -np.ones(s1), -np.ones(s2)]
+        else:
+            sign = np.r_[-np.ones(m), np.ones(s1), -np.ones(s2)]
+        self.sign = sign
+        # P[j] @ duals[rows] gives a_j^T y for the Lambda column of DMU j.
+        self.P = np.hstack([X, Yg, Yb]) * sign
+        if self.vrs:
+            self.P = np.hstack([self.P, -np.ones((self.n, 1))])
+        self.price_rows = np.r_[self.r_in, self.r_g, self.r_b, [self.r_v] if self.vrs else []].astype(int)
+
+        row_lo = np.zeros(self.nrow)
+        row_hi = np.zeros(self.nrow)
+        row_lo[0] = row_hi[0] = 1.0
+        if self.sup:
+            row_hi[1 : self.nrow] = inf  # dominance and bound rows are ">= 0"
+            if self.vrs:
+                row_hi[self.r_v] = 0.0
+        self.h.addRows(self.nrow, row_lo, row_hi, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+
+        # t column and slack columns (DMU-specific numbers filled in per DMU)
+        starts, idx, val = [], [], []
+        # t: normalisation 1, data rows patched later, VRS row +1
+        t_rows = [0, *self.r_in, *self.r_g, *self.r_b]
+        t_vals = [1.0] + [1.0] * self.q
+        if self.sup:
+            t_rows += list(self.r_gb)
+            t_vals += [1.0] * s1
+        if self.vrs:
+            t_rows.append(self.r_v)
+            t_vals.append(1.0)
+        starts.append(0)
+        idx += t_rows
+        val += t_vals
+        # slack columns: entry in own data row and in the normalisation row
+        if not self.sup:
+            slack_sign = np.r_[-np.ones(m), np.ones(s1), -np.ones(s2)]
+        else:
+            slack_sign = np.r_[np.ones(m), np.ones(s1), np.ones(s2)]
+        data_rows = np.r_[self.r_in, self.r_g, self.r_b].astype(int)
+        for k in range(self.q):
+            starts.append(len(idx))
+            rows = [int(data_rows[k])]
+            vals = [float(slack_sign[k])]
+            if k >= m:
+                rows.insert(0, 0)
+                vals.insert(0, 1.0)  # patched per DMU
+            if self.sup and m <= k < m + s1:
+                rows.append(int(self.r_gb[k - m]))
+                vals.append(-1.0)
+            idx += rows
+            val += vals
+        ncol = 1 + self.q
+        cost = np.zeros(ncol)
+        cost[0] = 1.0
+        lo = np.zeros(ncol)
+        hi = np.full(ncol, inf)
+        lo[0] = 0.0
+        self.h.addCols(ncol, cost, lo, hi, len(idx), np.asarray(starts, np.int32), np.asarray(idx, np.int32),
+                       np.asarray(val, dtype=float))
+        # The ordinary SBM model always has the evaluated DMU itself as a
+        # feasible peer (lambda_o = 1); a dedicated column, re-patched with
+        # the data of each DMU, keeps the restricted LP feasible without
+        # adding every DMU to the candidate set.  The super-efficiency model
+        # excludes the DMU, so it has no such column.
+        self.self_col: int | None = None
+        if not self.sup:
+            nnz = len(self.price_rows)
+            self.h.addCols(1, np.zeros(1), np.zeros(1), np.full(1, inf), nnz, np.zeros(1, np.int32),
+                           self.price_rows.astype(np.int32), self.P[0].astype(float))
+            self.self_col = 1 + self.q
+        self.first_lam = self.h.getNumCol()
+        self.cand: list[int] = []  # reference rows that have a Lambda column
+        self.col_of: dict[int, int] = {}
+        self._seed()
+        self._add(seeds)
+
+    # -- candidate set --------------------------------------------------------
+    def _seed(self) -> None:
+        """Start from a few DMUs that are certainly or very likely efficient."""
+        seeds: set[int] = set()
+        # best in each single dimension, and best output-per-input ratio
+        for k in range(self.m):
+            seeds.add(int(np.argmin(self.X[:, k])))
+        for k in range(self.s1):
+            seeds.add(int(np.argmax(self.Yg[:, k])))
+            seeds.add(int(np.argmax(self.Yg[:, k] / self.X.sum(axis=1))))
+        for k in range(self.s2):
+            seeds.add(int(np.argmin(self.Yb[:, k])))
+        self._add(sorted(seeds))
+
+    def _add(self, rows: Sequence[int]) -> None:
+        rows = [int(r) for r in rows if int(r) not in self.col_of]
+        if not rows:
+            return
+        nnz_per = self.q + (1 if self.vrs else 0)
+        k = len(rows)
+        idx = np.tile(self.price_rows, k).astype(np.int32)
+        val = self.P[rows].ravel().astype(float)
+        starts = (np.arange(k) * nnz_per).astype(np.int32)
+        first = self.h.getNumCol()
+        self.h.addCols(k, np.zeros(k), np.zeros(k), np.full(k, self.inf), len(idx), starts, idx, val)
+        for j, r in enumerate(rows):
+            self.col_of[r] = first + j
+            self.cand.append(r)
+
+    # -- one DMU ----------------------------------------------------------------
+    def _patch(self, xo: np.ndarray, ygo: np.ndarray, ybo: np.ndarray) -> None:
+        h, m, s1, S = self.h, self.m, self.s1, self.s1 + self.s2
+        if not self.sup:
+            t_data = np.r_[xo, ygo, ybo]  # t*x_o = X L + S-,  t*yg_o = Yg L - Sg, ...
+        else:
+            t_data = np.r_[xo, -ygo, ybo]  # t*x_o - X L + S- >= 0, -t*yg_o + Yg L + Sg >= 0, ...
+        data_rows = np.r_[self.r_in, self.r_g, self.r_b]
+        for r, v in zip(data_rows, t_data):
+            h.changeCoeff(int(r), 0, float(v))
+        if self.sup:
+            for r, v in zip(self.r_gb, ygo):
+                h.changeCoeff(int(r), 0, float(v))
+        inv_ybo = np.divide(1.0, ybo, out=np.zeros_like(ybo), where=ybo > 0)
+        if not self.sup:
+            # min t - (1/m) sum S-/x_o;  t + (1/S)(sum Sg/yg_o + sum Sb/yb_o) = 1
+            h.changeColsCost(m, np.arange(1, m + 1, dtype=np.int32), -1.0 / (m * xo))
+            w = np.r_[1.0 / ygo, inv_ybo] / S
+        else:
+            # min t + (sum S-/x_o + sum Sb/yb_o)/(m+s2);  t - (1/s1) sum Sg/yg_o = 1
+            k_in = m + self.s2
+            cols = np.r_[np.arange(1, m + 1), np.arange(1 + m + s1, 1 + self.q)].astype(np.int32)
+            h.changeColsCost(len(cols), cols, np.r_[1.0 / xo, inv_ybo] / k_in)
+            w = np.r_[-1.0 / (s1 * ygo), np.zeros(self.s2)]
+        for k, v in enumerate(w):
+            h.changeCoeff(0, 1 + m + k, float(v))
+
+    def _patch_self(self, row: int) -> None:
+        for r, v in zip(self.price_rows[: self.q], self.P[row, : self.q]):
+            self.h.changeCoeff(int(r), self.self_col, float(v))
+
+    def solve(self, xo: np.ndarray, ygo: np.ndarray, ybo: np.ndarray, self_row: int | None) -> dict[str, Any]:
+        """Score one DMU; ``self_row`` is its row in the reference set (or None)."""
+        h = self.h
+        self._patch(xo, ygo, ybo)
+        if self.sup and self_row is not None:
+            if self_row in self.col_of:
+                h.changeColBounds(self.col_of[self_row], 0.0, 0.0)
+            if len(self.cand) - (self_row in self.col_of) == 0:
+                others = [j for j in range(min(self.n, 2)) if j != self_row]
+                self._add(others[:1])
+        if not self.sup:
+            self._patch_self(self_row)
+        try:
+            for _ in range(10_000):
+                h.run()
+                status = h.getModelStatus()
+                if status != _optimal():
+                    # a fresh start from a slack basis copes with most
+                    # failures of a warm start after heavy patching
+                    h.clearSolver()
+                    h.run()
+                    status = h.getModelStatus()
+                    if status != _optimal():
+                        raise _NumericalTrouble(h.modelStatusToString(status))
+                sol = h.getSolution()
+                y = np.asarray(sol.row_dual)[self.price_rows]
+                rc = -(self.P @ y)
+                if self_row is not None:
+                    rc[self_row] = np.inf  # excluded (super) or covered by the self column
+                if self.cand:
+                    rc[self.cand] = np.inf
+                viol = np.flatnonzero(rc < -_PRICE_TOL)
+                if viol.size == 0:
+                    break
+                if viol.size > _ADD_PER_ROUND:
+                    viol = viol[np.argpartition(rc[viol], _ADD_PER_ROUND)[:_ADD_PER_ROUND]]
+                self._add(viol)
+            else:  # pragma: no cover - column generation always terminates
+                raise RuntimeError("column generation did not converge")
+            col = np.asarray(sol.col_value)
+            t = col[0]
+            lam_cols = col[self.first_lam :] / t
+            who = np.asarray(self.cand, dtype=int)
+            if not self.sup:
+                lam_cols = np.r_[col[self.self_col] / t, lam_cols]
+                who = np.r_[self_row, who]
+            keep = lam_cols > _PEER_TOL
+            # the DMU may be both the self column and a candidate column
+            peers, inv = np.unique(who[keep], return_inverse=True)
+            lams = np.bincount(inv, weights=lam_cols[keep], minlength=len(peers))
+            return {
+                "rho": h.getInfo().objective_function_value,
+                "slacks": np.maximum(col[1 : 1 + self.q] / t, 0.0),
+                "peers": peers,
+                "lambdas": lams,
+                "status": "optimal",
+            }
+        finally:
+            if self.sup and self_row is not None and self_row in self.col_of:
+                h.changeColBounds(self.col_of[self_row], 0.0, self.inf)
+
+
+class _NumericalTrouble(RuntimeError):
+    """HiGHS could not solve a patched LP (badly scaled for this DMU)."""
+
+
+def _solve_one(
+    solver: _FastSBM, X: np.ndarray, Yg: np.ndarray, Yb: np.ndarray, r: int, rts: str, sup: bool
+) -> dict[str, Any]:
+    """Solve DMU ``r`` with the patched model, or in its own units if that fails.
+
+    The patched model measures every column in units of its mean.  For a DMU
+    whose values are many orders of magnitude below or above those means,
+    the LP can be too badly scaled for the simplex method; the programme is
+    then rebuilt with each column in units of the DMU's own values (where
+    the DMU is a vector of ones), seeded with the current candidate peers.
+    """
+    try:
+        return solver.solve(X[r], Yg[r], Yb[r], self_row=r)
+    except _NumericalTrouble as first:
+        ux, ug = X[r], Yg[r]
+        ub = np.where(Yb[r] > 0, Yb[r], 1.0)
+        fresh = _FastSBM(X / ux, Yg / ug, Yb / ub, rts, sup, seeds=solver.cand)
+        try:
+            res = fresh.solve(X[r] / ux, Yg[r] / ug, Yb[r] / ub, self_row=r)
+        except _NumericalTrouble as second:
+            raise RuntimeError(
+                f"HiGHS could not solve the SBM programme of DMU row {r} ({first}; in the DMU's own units: "
+                f"{second}). Check the data of this DMU for extreme values or unit errors."
+            ) from second
+        res["slacks"] = res["slacks"] * np.r_[ux, ug, ub]
+        return res
+
+
+def _optimal():
+    import highspy
+
+    return highspy.HighsModelStatus.kOptimal
+
+
+
+
+def _solve_block(
+    X: np.ndarray,
+    Yg: np.ndarray,
+    Yb: np.ndarray,
+    eval_rows: np.ndarray,
+    rts: str,
+    super_efficiency: bool,
+    progress: bool = False,
+    desc: str = "SBM",
+) -> list[dict[str, Any]]:
+    """Score the reference-set rows ``eval_rows`` against the reference set (scaled data)."""
+    solver = _FastSBM(X, Yg, Yb, rts, super_efficiency=False)
+    sup_solver: _FastSBM | None = None
+    it = eval_rows
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(eval_rows, desc=desc, leave=False)
+    out = []
+    for r in it:
+        r = int(r)
+        res = _solve_one(solver, X, Yg, Yb, r, rts, False)
+        res["rho_sbm"] = res["rho"]
+        if super_efficiency and res["rho"] >= 1 - _EFFICIENT_TOL:
+            if X.shape[0] == 1:
+                res["rho"] = math.nan
+            else:
+                if sup_solver is None:
+                    sup_solver = _FastSBM(X, Yg, Yb, rts, super_efficiency=True)
+                sres = _solve_one(sup_solver, X, Yg, Yb, r, rts, True)
+                # an efficient DMU scores at least 1 by construction; clip the
+                # solver's last-digit noise so that it never reads 0.9999999
+                res["rho"] = max(sres["rho"], 1.0) if np.isfinite(sres["rho"]) else math.nan
+        out.append(res)
+    return out
+
+
+def reference_periods(periods: Sequence[int], frontier: str, window: int = 3) -> dict[int, list[int]]:
+    """Periods whose DMUs span the frontier used to score each period.
+
+    Parameters
+    ----------
+    periods
+        The periods present in the panel.
+    frontier
+        ``"global"`` (all periods pooled), ``"contemporaneous"`` (own period
+        only), ``"sequential"`` (all periods up to and including the own one)
+        or ``"window"`` (the own period and the ``window - 1`` before it).
+    window
+        Width of the moving window, in periods (``frontier="window"`` only).
+
+    Returns
+    -------
+    dict
+        ``{period: sorted list of reference periods}``.
+    """
+    _check_options("vrs", frontier, window)
+    ps = sorted({int(p) for p in periods})
+    if frontier == "global":
+        return {p: ps for p in ps}
+    if frontier == "contemporaneous":
+        return {p: [p] for p in ps}
+    if frontier == "sequential":
+        return {p: [q for q in ps if q <= p] for p in ps}
+    return {p: [q for q in ps if p - window < q <= p] for p in ps}
+
+
+def sbm(
+    df: pd.DataFrame,
+    *,
+    dmu: str,
+    period: str | None,
+    inputs: Sequence[str],
+    good: Sequence[str],
+    bad: Sequence[str] = (),
+    rts: str = "vrs",
+    frontier: str = "global",
+    window: int = 3,
+    super_efficiency: bool = False,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """SBM efficiency with undesirable outputs for every DMU-period of a panel.
+
+    Parameters
+    ----------
+    df
+        Long-format panel, one row per DMU and period.
+    dmu, period
+        Identifier and (integer) period columns.  ``period=None`` treats
+        ``df`` as a single cross-section.
+    inputs, good, bad
+        Input, good-output and bad-output columns.  Inputs and good outputs
+        must be > 0, bad outputs >= 0 (a zero drops its ratio term; see the
+        module notes).  ``bad=()`` gives Tone's (2001) SBM.
+    rts
+        ``"vrs"`` (default, ``sum(lambda) = 1``) or ``"crs"``.
+    frontier
+        Which DMUs span the frontier a DMU-period is scored against:
+        ``"global"`` (all periods pooled, default), ``"contemporaneous"``
+        (same period), ``"sequential"`` (all periods up to the own one) or
+        ``"window"`` (the own period and the ``window - 1`` before it).  See
+        :func:`reference_periods`.
+    window
+        Window width in periods, for ``frontier="window"``.
+    super_efficiency
+        Score SBM-efficient DMUs with Tone's (2002) super-efficiency SBM so
+        that they can be ranked (their ``rho`` becomes >= 1); the ordinary
+        score stays in ``rho_sbm``.  With a single DMU in the frontier the
+        super-efficiency score is undefined (NaN).
+    n_jobs
+        Worker processes (joblib).  ``-1`` uses all cores.  One process is
+        usually fastest below a few thousand DMUs per frontier.
+    progress
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per DMU-period, sorted like the validated panel, with
+        ``dmu``/``period`` columns and:
+
+        * ``rho``: the SBM score in (0, 1] (>= 1 for efficient DMUs when
+          ``super_efficiency``), and ``rho_sbm`` when ``super_efficiency``;
+        * ``efficient``: ``rho_sbm`` equals 1 (to 1e-7);
+        * ``slack_<col>``: optimal slacks in original units (input and
+          bad-output excesses, good-output shortfalls);
+        * ``target_<col>``: the projection on the frontier;
+        * ``ineff_<col>``: inefficiency by source, adding up to ``1 - rho_sbm``
+          (see Notes);
+        * ``n_peers`` and ``peers``: a tuple of ``(dmu, period, lambda)``
+          (``(dmu, lambda)`` without periods), largest lambda first.
+
+    Notes
+    -----
+    With ``a_i = s-_i / (m x_io)``, ``b_r = sg_r / ((s1+s2) yg_ro)`` and
+    ``c_k = sb_k / ((s1+s2) yb_ko)``, the score is
+    ``rho = (1 - sum a) / (1 + sum b + sum c)`` and therefore
+    ``1 - rho = (sum a + sum b + sum c) / (1 + sum b + sum c)``; each term of
+    this sum is reported as the inefficiency due to its variable.  Slacks
+    (and thus the split, not its total) may differ between alternative
+    optimal solutions.
+
+    The LPs are solved by HiGHS on data divided by column means; each worker
+    keeps one model and patches it per DMU, with Lambda columns generated
+    on demand (see the module docstring).
+    """
+    _check_options(rts, frontier, window)
+    inputs, good, bad = list(inputs), list(good), list(bad)
+    if not inputs or not good:
+        raise ValueError("SBM needs at least one input column and one good-output column.")
+    overlap = {c for c in inputs + good + bad if (inputs + good + bad).count(c) > 1}
+    if overlap:
+        raise ValueError(f"columns {sorted(overlap)} are listed more than once among inputs/good/bad.")
+    data = df
+    ptime = period
+    if period is None:
+        ptime = "__period__"
+        data = df.assign(**{ptime: 0})
+    panel = validate_panel(
+        data,
+        unit=dmu,
+        time=ptime,
+        values=inputs + good + bad,
+        positive=inputs + good,
+        nonnegative=bad,
+        balanced=False,
+        consecutive=False,
+        name="SBM panel",
+    )
+    X = panel[inputs].to_numpy(float)
+    Yg = panel[good].to_numpy(float)
+    Yb = panel[bad].to_numpy(float) if bad else np.zeros((len(panel), 0))
+    sx, sg, sb = _column_scale(X, Yg, Yb)
+    Xs, Ygs, Ybs = X / sx, Yg / sg, Yb / sb
+    per = panel[ptime].to_numpy(int)
+    refs = reference_periods(per, frontier, window)
+
+    # blocks: (reference rows, rows to score)
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    if frontier == "global":
+        allr = np.arange(len(panel))
+        blocks.append((allr, allr))
+    else:
+        for p, rp in refs.items():
+            blocks.append((np.flatnonzero(np.isin(per, rp)), np.flatnonzero(per == p)))
+
+    n_workers = os.cpu_count() or 1 if n_jobs == -1 else max(1, int(n_jobs))
+    tasks = []
+    for ref_rows, ev_rows in blocks:
+        pos = np.searchsorted(ref_rows, ev_rows)  # rows to score, as positions in ref
+        # split large blocks across workers; small ones stay whole so that
+        # each worker's candidate set is reused as much as possible
+        n_chunks = n_workers if (n_workers > 1 and len(blocks) < n_workers) else 1
+        for chunk in np.array_split(pos, n_chunks):
+            if chunk.size:
+                tasks.append((ref_rows, chunk))
+
+    def run_task(task, show):
+        ref_rows, chunk = task
+        return _solve_block(
+            Xs[ref_rows], Ygs[ref_rows], Ybs[ref_rows], chunk, rts, super_efficiency, progress=show
+        )
+
+    if n_workers == 1:
+        results = [run_task(t, progress) for t in tasks]
+    else:
+        from joblib import Parallel, delayed
+
+        gen = Parallel(n_jobs=n_workers, return_as="generator")(
+            delayed(_solve_block)(Xs[r], Ygs[r], Ybs[r], c, rts, super_efficiency) for r, c in tasks
+        )
+        if progress:
+            from tqdm.auto import tqdm
+
+            gen = tqdm(gen, total=len(tasks), desc="SBM blocks")
+        results = list(gen)
+
+    # assemble
+    n = len(panel)
+    m, s1, s2 = len(inputs), len(good), len(bad)
+    q = m + s1 + s2
+    rho = np.empty(n)
+    rho_sbm = np.empty(n)
+    slacks = np.empty((n, q))
+    n_peers = np.empty(n, dtype=int)
+    peers: list[Any] = [None] * n
+    labels_dmu = panel[dmu].to_numpy()
+    for (ref_rows, chunk), res in zip(tasks, results):
+        rows = ref_rows[chunk]
+        for r, rr in zip(rows, res):
+            rho[r] = rr["rho"]
+            rho_sbm[r] = rr["rho_sbm"]
+            slacks[r] = rr["slacks"] * np.r_[sx, sg, sb]
+            prow = ref_rows[rr["peers"]]
+            order = np.argsort(-rr["lambdas"], kind="stable")
+            if period is None:
+                peers[r] = tuple((labels_dmu[prow[i]], float(rr["lambdas"][i])) for i in order)
+            else:
+                peers[r] = tuple(
+                    (labels_dmu[prow[i]], int(per[prow[i]]), float(rr["lambdas"][i])) for i in order
+                )
+            n_peers[r] = len(prow)
+
+    out = panel[[dmu] if period is None else [dmu, period]].copy()
+    out["rho"] = rho
+    if super_efficiency:
+        out["rho_sbm"] = rho_sbm
+    out["efficient"] = rho_sbm >= 1 - _EFFICIENT_TOL
+    vals = np.hstack([X, Yg, Yb])
+    cols = inputs + good + bad
+    for k, c in enumerate(cols):
+        out[f"slack_{c}"] = slacks[:, k]
+    # projections: inputs and bad outputs shrink, good outputs grow
+    direction = np.r_[-np.ones(m), np.ones(s1), -np.ones(s2)]
+    for k, c in enumerate(cols):
+        out[f"target_{c}"] = vals[:, k] + direction[k] * slacks[:, k]
+    ratio = np.divide(slacks, vals, out=np.zeros_like(slacks), where=vals > 0)
+    terms = ratio * np.r_[np.full(m, 1.0 / m), np.full(s1 + s2, 1.0 / (s1 + s2))]
+    denom = 1.0 + terms[:, m:].sum(axis=1)
+    for k, c in enumerate(cols):
+        out[f"ineff_{c}"] = terms[:, k] / denom
+    out["n_peers"] = n_peers
+    out["peers"] = peers
+    return out.reset_index(drop=True)
+
+
+def inefficiency_by_source(result: pd.DataFrame, *, id_vars: Sequence[str] | None = None) -> pd.DataFrame:
+    """Long table of the ``ineff_<col>`` columns of an :func:`sbm` result.
+
+    Parameters
+    ----------
+    result
+        Output of :func:`sbm`.
+    id_vars
+        Columns identifying a row (default: every column that is not a
+        score, slack, target, inefficiency or peer column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id_vars`` plus ``source`` (the variable) and ``inefficiency``.
+    """
+    ineff = [c for c in result.columns if c.startswith("ineff_")]
+    if not ineff:
+        raise ValueError("result has no ineff_<col> columns: pass the DataFrame returned by nqpf_helpers.sbm.sbm.")
+    if id_vars is None:
+        skip = ("slack_", "target_", "ineff_")
+        id_vars = [
+            c
+            for c in result.columns
+            if not c.startswith(skip) and c not in {"rho", "rho_sbm", "efficient", "n_peers", "peers"}
+        ]
+    long = result.melt(id_vars=list(id_vars), value_vars=ineff, var_name="source", value_name="inefficiency")
+    long["source"] = long["source"].str.removeprefix("ineff_")
+    return long
