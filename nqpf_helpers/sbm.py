@@ -335,6 +335,7 @@ class _FastSBM:
         import highspy
 
         self.X, self.Yg, self.Yb = X, Yg, Yb
+        self.Z = np.hstack([X, Yg, Yb])
         self.n, self.m = X.shape
         self.s1, self.s2 = Yg.shape[1], Yb.shape[1]
         self.vrs = rts == "vrs"
@@ -430,6 +431,15 @@ class _FastSBM:
                            self.price_rows.astype(np.int32), self.P[0].astype(float))
             self.self_col = 1 + self.q
         self.first_lam = self.h.getNumCol()
+        # index arrays used when patching, computed once
+        self._data_rows = [int(r) for r in np.concatenate([self.r_in, self.r_g, self.r_b])]
+        self._gb_rows = [int(r) for r in self.r_gb] if self.sup else []
+        self._t_sign = np.concatenate([np.ones(m), (-1.0 if self.sup else 1.0) * np.ones(s1), np.ones(s2)])
+        self._in_cols = np.arange(1, m + 1, dtype=np.int32)
+        self._out_cols = list(range(1 + m, 1 + self.q))
+        self._sup_cost_idx = np.concatenate([np.arange(m), np.arange(m + s1, self.q)])
+        self._sup_cost_cols = (1 + self._sup_cost_idx).astype(np.int32)
+        self._sup_norm_w = np.concatenate([np.full(s1, -1.0 / max(s1, 1)), np.zeros(s2)])
         self.cand: list[int] = []  # reference rows that have a Lambda column
         self.col_of: dict[int, int] = {}
         self._seed()
@@ -465,41 +475,39 @@ class _FastSBM:
             self.cand.append(r)
 
     # -- one DMU ----------------------------------------------------------------
-    def _patch(self, xo: np.ndarray, ygo: np.ndarray, ybo: np.ndarray) -> None:
-        h, m, s1, S = self.h, self.m, self.s1, self.s1 + self.s2
-        if not self.sup:
-            t_data = np.r_[xo, ygo, ybo]  # t*x_o = X L + S-,  t*yg_o = Yg L - Sg, ...
-        else:
-            t_data = np.r_[xo, -ygo, ybo]  # t*x_o - X L + S- >= 0, -t*yg_o + Yg L + Sg >= 0, ...
-        data_rows = np.r_[self.r_in, self.r_g, self.r_b]
-        for r, v in zip(data_rows, t_data):
-            h.changeCoeff(int(r), 0, float(v))
+    def _patch(self, zo: np.ndarray) -> None:
+        """Write DMU ``zo = [x_o, yg_o, yb_o]`` into the model."""
+        h, m, s1, S, q = self.h, self.m, self.s1, self.s1 + self.s2, self.q
+        # ordinary: t*x_o = X L + S-,  t*yg_o = Yg L - Sg,  t*yb_o = Yb L + Sb
+        # super:    t*x_o - X L + S- >= 0,  -t*yg_o + Yg L + Sg >= 0, ...
+        t_data = zo * self._t_sign
+        for r, v in zip(self._data_rows, t_data.tolist()):
+            h.changeCoeff(r, 0, v)
         if self.sup:
-            for r, v in zip(self.r_gb, ygo):
-                h.changeCoeff(int(r), 0, float(v))
-        inv_ybo = np.divide(1.0, ybo, out=np.zeros_like(ybo), where=ybo > 0)
+            for r, v in zip(self._gb_rows, zo[m : m + s1].tolist()):
+                h.changeCoeff(r, 0, v)
+        inv = np.divide(1.0, zo, out=np.zeros(q), where=zo > 0)  # zero bad output: term dropped
         if not self.sup:
             # min t - (1/m) sum S-/x_o;  t + (1/S)(sum Sg/yg_o + sum Sb/yb_o) = 1
-            h.changeColsCost(m, np.arange(1, m + 1, dtype=np.int32), -1.0 / (m * xo))
-            w = np.r_[1.0 / ygo, inv_ybo] / S
+            h.changeColsCost(m, self._in_cols, inv[:m] * (-1.0 / m))
+            w = inv[m:] / S
         else:
             # min t + (sum S-/x_o + sum Sb/yb_o)/(m+s2);  t - (1/s1) sum Sg/yg_o = 1
-            k_in = m + self.s2
-            cols = np.r_[np.arange(1, m + 1), np.arange(1 + m + s1, 1 + self.q)].astype(np.int32)
-            h.changeColsCost(len(cols), cols, np.r_[1.0 / xo, inv_ybo] / k_in)
-            w = np.r_[-1.0 / (s1 * ygo), np.zeros(self.s2)]
-        for k, v in enumerate(w):
-            h.changeCoeff(0, 1 + m + k, float(v))
+            cost = inv[self._sup_cost_idx] / (m + self.s2)
+            h.changeColsCost(len(self._sup_cost_cols), self._sup_cost_cols, cost)
+            w = inv[m:] * self._sup_norm_w
+        for c, v in zip(self._out_cols, w.tolist()):
+            h.changeCoeff(0, c, v)
 
     def _patch_self(self, row: int) -> None:
         for r, v in zip(self.price_rows[: self.q], self.P[row, : self.q]):
             self.h.changeCoeff(int(r), self.self_col, float(v))
 
-    def solve(self, xo: np.ndarray, ygo: np.ndarray, ybo: np.ndarray, self_row: int | None) -> dict[str, Any]:
-        """Score one DMU; ``self_row`` is its row in the reference set (or None)."""
+    def solve(self, self_row: int) -> dict[str, Any]:
+        """Score the DMU in row ``self_row`` of the reference set."""
         h = self.h
-        self._patch(xo, ygo, ybo)
-        if self.sup and self_row is not None:
+        self._patch(self.Z[self_row])
+        if self.sup:
             if self_row in self.col_of:
                 h.changeColBounds(self.col_of[self_row], 0.0, 0.0)
             if len(self.cand) - (self_row in self.col_of) == 0:
@@ -522,8 +530,7 @@ class _FastSBM:
                 sol = h.getSolution()
                 y = np.asarray(sol.row_dual)[self.price_rows]
                 rc = -(self.P @ y)
-                if self_row is not None:
-                    rc[self_row] = np.inf  # excluded (super) or covered by the self column
+                rc[self_row] = np.inf  # excluded (super) or covered by the self column
                 if self.cand:
                     rc[self.cand] = np.inf
                 viol = np.flatnonzero(rc < -_PRICE_TOL)
@@ -539,8 +546,8 @@ class _FastSBM:
             lam_cols = col[self.first_lam :] / t
             who = np.asarray(self.cand, dtype=int)
             if not self.sup:
-                lam_cols = np.r_[col[self.self_col] / t, lam_cols]
-                who = np.r_[self_row, who]
+                lam_cols = np.concatenate([[col[self.self_col] / t], lam_cols])
+                who = np.concatenate([[self_row], who])
             keep = lam_cols > _PEER_TOL
             # the DMU may be both the self column and a candidate column
             peers, inv = np.unique(who[keep], return_inverse=True)
@@ -553,7 +560,7 @@ class _FastSBM:
                 "status": "optimal",
             }
         finally:
-            if self.sup and self_row is not None and self_row in self.col_of:
+            if self.sup and self_row in self.col_of:
                 h.changeColBounds(self.col_of[self_row], 0.0, self.inf)
 
 
@@ -573,13 +580,13 @@ def _solve_one(
     the DMU is a vector of ones), seeded with the current candidate peers.
     """
     try:
-        return solver.solve(X[r], Yg[r], Yb[r], self_row=r)
+        return solver.solve(r)
     except _NumericalTrouble as first:
         ux, ug = X[r], Yg[r]
         ub = np.where(Yb[r] > 0, Yb[r], 1.0)
         fresh = _FastSBM(X / ux, Yg / ug, Yb / ub, rts, sup, seeds=solver.cand)
         try:
-            res = fresh.solve(X[r] / ux, Yg[r] / ug, Yb[r] / ub, self_row=r)
+            res = fresh.solve(r)
         except _NumericalTrouble as second:
             raise RuntimeError(
                 f"HiGHS could not solve the SBM programme of DMU row {r} ({first}; in the DMU's own units: "
@@ -825,12 +832,13 @@ def sbm(
     n_peers = np.empty(n, dtype=int)
     peers: list[Any] = [None] * n
     labels_dmu = panel[dmu].to_numpy()
+    unit = np.concatenate([sx, sg, sb])
     for (ref_rows, chunk), res in zip(tasks, results):
         rows = ref_rows[chunk]
         for r, rr in zip(rows, res):
             rho[r] = rr["rho"]
             rho_sbm[r] = rr["rho_sbm"]
-            slacks[r] = rr["slacks"] * np.r_[sx, sg, sb]
+            slacks[r] = rr["slacks"] * unit
             prow = ref_rows[rr["peers"]]
             order = np.argsort(-rr["lambdas"], kind="stable")
             if period is None:
@@ -861,7 +869,11 @@ def sbm(
         out[f"ineff_{c}"] = terms[:, k] / denom
     out["n_peers"] = n_peers
     out["peers"] = peers
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    # a new table: do not carry over metadata of the input panel, record the model instead
+    out.attrs = {"model": "SBM with undesirable outputs", "rts": rts, "frontier": frontier,
+                 "window": window if frontier == "window" else None, "super_efficiency": super_efficiency}
+    return out
 
 
 def inefficiency_by_source(result: pd.DataFrame, *, id_vars: Sequence[str] | None = None) -> pd.DataFrame:
