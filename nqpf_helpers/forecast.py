@@ -51,6 +51,8 @@ __all__ = [
     "fit_minmax",
     "forecast_errors",
     "forecast_growth_path",
+    "forecast_protocols",
+    "BASELINES",
     "init_weights",
     "invert_minmax",
     "make_windows",
@@ -906,3 +908,28 @@ def forecast_errors(pred: pd.DataFrame, *, by: Sequence[str] = ("protocol", "mod
     d = d.assign(sq=err**2, ape=100 * np.abs(err) / np.abs(d["actual"]))
     g = d.groupby(list(by), sort=False)
     return pd.DataFrame({"n": g.size(), "rmse": np.sqrt(g["sq"].mean()), "mape": g["ape"].mean()}).reset_index()
+
+
+def forecast_protocols(
+    df: pd.DataFrame,
+    protocols: Sequence[str | ProtocolSpec] = tuple(PROTOCOLS),
+    *,
+    seeds: Sequence[int] = tuple(range(20)),
+    layouts: Sequence[Layout | None] = (None,),
+    config: TrainConfig = TrainConfig(),
+    unit: str = "region_code",
+    time: str = "year",
+    value: str = "gtfp",
+) -> pd.DataFrame:
+    """:func:`forecast_growth_path` for several protocols and input layouts, stacked in one table.
+
+    ``layouts=(None,)`` uses each protocol's own layout; ``("features",
+    "sequence")`` fits both readings of the window.  Returns the concatenated
+    long tables (columns ``protocol``, ``layout`` and ``horizon`` tell them apart).
+    """
+    parts = [
+        forecast_growth_path(df, p, seeds=seeds, layout=lay, config=config, unit=unit, time=time, value=value)
+        for p in protocols
+        for lay in layouts
+    ]
+    return pd.concat(parts, ignore_index=True)

@@ -23,6 +23,7 @@ __all__ = [
     "nqpf_ratio",
     "per_year_agreement",
     "published_summary",
+    "reproduction_table",
     "seed_band",
     "seed_variability_summary",
 ]
@@ -298,3 +299,59 @@ def published_summary(levels: Mapping[str, pd.DataFrame], *, unit: str = "region
             }
         )
     return pd.DataFrame(rows)
+
+
+def reproduction_table(
+    pred: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    by: tuple[str, ...] = ("protocol", "layout"),
+    unit: str = "region_code",
+    time: str = "year",
+    lower: float = 0.05,
+    upper: float = 0.95,
+) -> pd.DataFrame:
+    """One row per protocol (and layout): agreement of its seed-ensemble NQPF with the published one.
+
+    Parameters
+    ----------
+    pred
+        Long predictions of several seeds, e.g. from
+        :func:`nqpf_helpers.forecast.forecast_protocols`.
+    published
+        From :func:`nqpf_helpers.data.load_published_nqpf`.
+    by
+        Columns identifying a variant.
+    lower, upper
+        Seed-band quantiles for ``inside_band``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, then ``n``, ``pearson``, ``spearman``,
+        ``mean_abs_diff``, ``agree_above_one`` (ensemble vs published),
+        ``inside_band`` (share of published values inside the seed band),
+        ``n_seeds``, ``sd_median`` and ``share_disagree_above_one`` over the
+        published years.
+    """
+    rows = []
+    years = set(published[time])
+    for key, g in pred.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g[g[time].isin(years)]
+        band = seed_band(g, unit=unit, time=time, lower=lower, upper=upper)
+        comp = compare_with_published(ensemble_nqpf(g, unit=unit, time=time), published, unit=unit, time=time)
+        var = seed_variability_summary(band)
+        rows.append(
+            {
+                **dict(zip(by, key)),
+                **comp.to_dict(),
+                "inside_band": float(band_coverage(band, published, unit=unit, time=time)["inside"].mean()),
+                "n_seeds": int(var["n_seeds"]),
+                "sd_median": var["sd_median"],
+                "share_disagree_above_one": var["share_disagree_above_one"],
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["n"] = out["n"].astype(int)
+    return out
