@@ -56,6 +56,7 @@ __all__ = [
     "init_weights",
     "invert_minmax",
     "make_windows",
+    "network_inputs",
     "matlab_round",
     "n_train_windows",
     "predict_stacked",
@@ -350,21 +351,60 @@ class StackedLSTM(keras.layers.Layer):
         return {k: np.asarray(self.w[k].numpy()) for k in _WEIGHT_NAMES}
 
     def call(self, inputs):
-        H = self.hidden
-        W, U, b = self.w["kernel"], self.w["recurrent_kernel"], self.w["bias"]
-        h = c = None
-        for t in range(self.n_steps):
-            z = tf.einsum("nbf,nfg->nbg", inputs[:, :, t, :], W) + b[:, None, :]
-            if h is not None:  # h0 = 0: the first step has no recurrent term
-                z = z + tf.matmul(h, U)
-            i = tf.sigmoid(z[..., :H])
-            f = tf.sigmoid(z[..., H : 2 * H])
-            g = tf.tanh(z[..., 2 * H : 3 * H])
-            o = tf.sigmoid(z[..., 3 * H :])
-            c = i * g if c is None else f * c + i * g
-            h = o * tf.tanh(c)
-        out = tf.matmul(tf.nn.relu(h), self.w["dense_kernel"]) + self.w["dense_bias"][:, None, :]
-        return out[..., 0]
+        return _stacked_forward([self.w[k] for k in _WEIGHT_NAMES], inputs)
+
+
+def _stacked_forward(weights: list, inputs):
+    """Forward pass of N stacked LSTM(H) -> ReLU -> Dense(1) networks; ``inputs`` is (N, B, T, F)."""
+    W, U, b, Wd, bd = weights
+    H = U.shape[1]
+    h = c = None
+    for t in range(inputs.shape[2]):
+        z = tf.einsum("nbf,nfg->nbg", inputs[:, :, t, :], W) + b[:, None, :]
+        if h is not None:  # h0 = 0: the first step has no recurrent term
+            z = z + tf.matmul(h, U)
+        i = tf.sigmoid(z[..., :H])
+        f = tf.sigmoid(z[..., H : 2 * H])
+        g = tf.tanh(z[..., 2 * H : 3 * H])
+        o = tf.sigmoid(z[..., 3 * H :])
+        c = i * g if c is None else f * c + i * g
+        h = o * tf.tanh(c)
+    out = tf.matmul(tf.nn.relu(h), Wd) + bd[:, None, :]
+    return out[..., 0]
+
+
+def _train_loop(variables: list, m: list, s: list, X, y, c: "TrainConfig") -> None:
+    """All epochs of full-batch training; traced once per shape and config (the config is hashable)."""
+    dt = X.dtype
+    penalised = [k in _PENALISED for k in _WEIGHT_NAMES]
+    for step in tf.range(c.epochs):
+        with tf.GradientTape() as tape:
+            pred = _stacked_forward(variables, X)
+            # sum over units of each unit's own loss: unit n's gradient depends on unit n only
+            loss = 0.5 * tf.reduce_sum(tf.reduce_mean(tf.square(pred - y), axis=1))
+            for v, pen in zip(variables, penalised):
+                if pen:
+                    loss += 0.5 * c.l2 * tf.reduce_sum(tf.square(v))
+        grads = tape.gradient(loss, variables)
+        t = tf.cast(step + 1, dt)
+        lr = tf.where(
+            step < c.drop_after, tf.constant(c.learning_rate, dt), tf.constant(c.learning_rate * c.drop_factor, dt)
+        )
+        # Keras' Adam: bias corrections folded into the step size
+        alpha = lr * tf.sqrt(1.0 - tf.pow(tf.constant(c.beta_2, dt), t)) / (1.0 - tf.pow(tf.constant(c.beta_1, dt), t))
+        for v, g, mi, si in zip(variables, grads, m, s):
+            # one norm per unit: reduce over every axis but the leading one
+            axes = list(range(1, len(v.shape)))
+            norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=axes, keepdims=True))
+            g = g * (c.clip_norm / tf.maximum(norm, c.clip_norm))
+            mi.assign_add((g - mi) * (1.0 - c.beta_1))
+            si.assign_add((tf.square(g) - si) * (1.0 - c.beta_2))
+            v.assign_sub(alpha * mi / (tf.sqrt(si) + c.epsilon))
+
+
+# XLA fuses the small per-unit kernels of all epochs into one compiled loop (5-10x faster on CPU)
+_train_loop_xla = tf.function(_train_loop, jit_compile=True)
+_train_loop_graph = tf.function(_train_loop)
 
 
 def set_determinism(seed: int = 0) -> None:
@@ -377,8 +417,8 @@ def set_determinism(seed: int = 0) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _as_stacked_inputs(X: np.ndarray, layout: Layout) -> np.ndarray:
-    """(N, B, L) windows -> (N, B, T, F) network inputs.
+def network_inputs(X: np.ndarray, layout: Layout) -> np.ndarray:
+    """Reshape ``(N, B, L)`` windows into ``(N, B, T, F)`` network inputs.
 
     ``"features"`` is MATLAB's reading: each window is one column vector fed to
     ``sequenceInputLayer(L)``, i.e. L features at a single time step, so the
@@ -430,38 +470,13 @@ def train_stacked(
     layer = StackedLSTM(N, T, F, config.hidden, dtype=dt)
     layer.build((N, B, T, F))
     layer.set_stacked_weights(init)
-    variables = [layer.w[k] for k in _WEIGHT_NAMES]
-    penalised = [k in _PENALISED for k in _WEIGHT_NAMES]
+    # plain tf.Variables for the compiled loop (shared traces across calls); copied into the layer after
+    variables = [tf.Variable(np.asarray(init[k]), dtype=dt) for k in _WEIGHT_NAMES]
     m = [tf.Variable(tf.zeros_like(v)) for v in variables]
     s = [tf.Variable(tf.zeros_like(v)) for v in variables]
-    Xt = tf.constant(X, dtype=dt)
-    yt = tf.constant(y, dtype=dt)
-    c = config
-
-    # XLA fuses the small per-unit kernels of 300 epochs into one compiled loop (5-10x faster on CPU)
-    @tf.function(jit_compile=c.jit_compile)
-    def run() -> None:
-        for step in tf.range(c.epochs):
-            with tf.GradientTape() as tape:
-                pred = layer(Xt)
-                loss = 0.5 * tf.reduce_sum(tf.reduce_mean(tf.square(pred - yt), axis=1))
-                for v, pen in zip(variables, penalised):
-                    if pen:
-                        loss += 0.5 * c.l2 * tf.reduce_sum(tf.square(v))
-            grads = tape.gradient(loss, variables)
-            t = tf.cast(step + 1, dt)
-            lr = tf.where(step < c.drop_after, tf.constant(c.learning_rate, dt), tf.constant(c.learning_rate * c.drop_factor, dt))
-            alpha = lr * tf.sqrt(1.0 - tf.pow(tf.constant(c.beta_2, dt), t)) / (1.0 - tf.pow(tf.constant(c.beta_1, dt), t))
-            for v, g, mi, si in zip(variables, grads, m, s):
-                # one norm per unit: reduce over every axis but the leading one
-                axes = list(range(1, len(v.shape)))
-                norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=axes, keepdims=True))
-                g = g * (c.clip_norm / tf.maximum(norm, c.clip_norm))
-                mi.assign_add((g - mi) * (1.0 - c.beta_1))
-                si.assign_add((tf.square(g) - si) * (1.0 - c.beta_2))
-                v.assign_sub(alpha * mi / (tf.sqrt(si) + c.epsilon))
-
-    run()
+    loop = _train_loop_xla if config.jit_compile else _train_loop_graph
+    loop(variables, m, s, tf.constant(X, dtype=dt), tf.constant(y, dtype=dt), config)
+    layer.set_stacked_weights({k: v.numpy() for k, v in zip(_WEIGHT_NAMES, variables)})
     return layer
 
 
@@ -747,21 +762,21 @@ def forecast_growth_path(
     n_w = X.shape[1]
     scaler = _Scaler(spec.transform, X[:, :n_tr], y[:, :n_tr])
     init_seeds = np.array([s * 1_000_003 + n for s in seeds for n in range(N)], dtype=np.int64)
-    Xin = _as_stacked_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)
+    Xin = network_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)
     init = init_weights(N * S, Xin.shape[-1], config.hidden, seeds=init_seeds)
     layer = train_stacked(Xin, scaler.targets(y[:, :n_tr], X[:, :n_tr]), init, config)
 
     if spec.horizon == "one_step":
-        pred = scaler.invert(predict_stacked(layer, _as_stacked_inputs(scaler.inputs(X), spec.layout)), X)
+        pred = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(X), spec.layout)), X)
     elif spec.horizon == "recursive":
         pred = np.empty_like(y)
         pred[:, :n_tr] = scaler.invert(
-            predict_stacked(layer, _as_stacked_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)), X[:, :n_tr]
+            predict_stacked(layer, network_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)), X[:, :n_tr]
         )
         path = Vs.copy()
         for j in range(n_tr, n_w):
             w = path[:, j : j + LAGS][:, None, :]
-            step = scaler.invert(predict_stacked(layer, _as_stacked_inputs(scaler.inputs(w), spec.layout)), w)[:, 0]
+            step = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(w), spec.layout)), w)[:, 0]
             path[:, j + LAGS] = step
             pred[:, j] = step
     else:

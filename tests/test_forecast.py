@@ -134,7 +134,7 @@ def _scaled_training_set(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 @pytest.mark.parametrize("layout", ["features", "sequence"])
 def test_stacked_training_equals_separate_keras_models(layout: str) -> None:
     X, y = _scaled_training_set(2)
-    Xi = f._as_stacked_inputs(X, layout)
+    Xi = f.network_inputs(X, layout)
     init = f.init_weights(2, Xi.shape[-1], seeds=[3, 4])
     cfg = f.TrainConfig(epochs=40, drop_after=25)
     stacked = f.predict_stacked(f.train_stacked(Xi, y, init, cfg), Xi)
@@ -149,7 +149,7 @@ def test_units_do_not_interact_even_with_exploding_gradients() -> None:
     X, y = _scaled_training_set(3, seed=5)
     y = y.copy()
     y[1] *= 1e4  # unit 1 has huge losses; per-unit clipping must keep them out of units 0 and 2
-    Xi = f._as_stacked_inputs(X, "sequence")
+    Xi = f.network_inputs(X, "sequence")
     init = f.init_weights(3, 1, seeds=[10, 11, 12])
     together = f.predict_stacked(f.train_stacked(Xi, y, init, FAST), Xi)
     for n in (0, 2):
