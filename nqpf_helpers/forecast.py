@@ -22,6 +22,7 @@ This module implements
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -402,9 +403,16 @@ def _train_loop(variables: list, m: list, s: list, X, y, c: "TrainConfig") -> No
             v.assign_sub(alpha * mi / (tf.sqrt(si) + c.epsilon))
 
 
-# XLA fuses the small per-unit kernels of all epochs into one compiled loop (5-10x faster on CPU)
-_train_loop_xla = tf.function(_train_loop, jit_compile=True)
-_train_loop_graph = tf.function(_train_loop)
+@functools.lru_cache(maxsize=64)
+def _compiled_loop(shapes: tuple, config: "TrainConfig"):
+    """One traced (and, by default, XLA-compiled) training loop per input shape and config.
+
+    XLA fuses the small per-unit kernels of all epochs into one compiled loop
+    (5-10x faster on CPU).  Caching one function per shape avoids TensorFlow's
+    retracing of a single function for every new shape.
+    """
+    del shapes  # part of the cache key only
+    return tf.function(_train_loop, jit_compile=config.jit_compile)
 
 
 def set_determinism(seed: int = 0) -> None:
@@ -474,7 +482,7 @@ def train_stacked(
     variables = [tf.Variable(np.asarray(init[k]), dtype=dt) for k in _WEIGHT_NAMES]
     m = [tf.Variable(tf.zeros_like(v)) for v in variables]
     s = [tf.Variable(tf.zeros_like(v)) for v in variables]
-    loop = _train_loop_xla if config.jit_compile else _train_loop_graph
+    loop = _compiled_loop((X.shape, y.shape), config)
     loop(variables, m, s, tf.constant(X, dtype=dt), tf.constant(y, dtype=dt), config)
     layer.set_stacked_weights({k: v.numpy() for k, v in zip(_WEIGHT_NAMES, variables)})
     return layer
