@@ -156,6 +156,8 @@ def main() -> None:
         *[f"- {n}" for n in notes],
         "- The recurrent layout (1 feature x 5 steps) does five batched recurrent matrix products per epoch "
         "instead of none and is correspondingly slower; the MATLAB layout has a single time step.",
+        "- Absolute times depend on machine load (other processes share the CPUs); the loop and the stacked runs "
+        "are measured in the same process, minutes apart.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ This module implements
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import warnings
@@ -40,6 +41,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+
+
+class _DropRetracingWarning(logging.Filter):
+    """Hide TensorFlow's 'excessive retracing' warning for the training loop.
+
+    Each input shape needs its own trace of the training loop (shapes are
+    static under XLA); :func:`_compiled_loop` caches one function per shape, but
+    TensorFlow counts traces per Python function and warns after five, which
+    here is expected and harmless.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not ("triggered tf.function retracing" in msg and "_train_loop" in msg)
+
+
+tf.get_logger().addFilter(_DropRetracingWarning())
+
+if keras.backend.backend() != "tensorflow":  # the stacked trainer uses TensorFlow ops directly
+    raise ImportError(
+        f"nqpf_helpers.forecast needs the TensorFlow backend of Keras, but Keras runs on "
+        f"{keras.backend.backend()!r}. Set the environment variable KERAS_BACKEND=tensorflow before importing keras."
+    )
 
 __all__ = [
     "LAGS",
@@ -236,7 +261,10 @@ class TrainConfig:
         MATLAB ``L2Regularization``: adds ``l2 / 2 * ||w||^2`` per weight
         matrix (not biases) to the loss.
     beta_1, beta_2, epsilon
-        Adam constants (MATLAB defaults).
+        Adam constants (MATLAB defaults).  The update is Keras' form of Adam,
+        which folds the bias corrections into the step size; it differs from
+        MATLAB's only in where ``epsilon`` enters, a negligible difference at
+        ``1e-8``.
     dtype
         Floating point type of the computation.
     jit_compile
