@@ -45,14 +45,35 @@ Conventions
   the term is dropped as well.
 * Slacks, targets and peers are reported in the original units; they need
   not be unique (alternative optima), whereas ``rho`` is.
+
+Super-efficiency
+----------------
+Efficient DMUs all score 1.  To rank them, the super-efficiency SBM of Tone
+(2002) removes DMU ``o`` from the reference set and measures how far ``o``
+must worsen, increasing inputs and bad outputs and decreasing good outputs,
+before the remaining DMUs dominate it::
+
+    delta* = min [1 + (1/(m+s2)) (sum_i s-_i/x_io + sum_k sb_k/yb_ko)]
+                 / [1 - (1/s1) sum_r sg_r/yg_ro]
+    s.t.  X lambda <= x_o + s-,  Yg lambda >= yg_o - sg,  Yb lambda <= yb_o + sb,
+          sg <= yg_o,  lambda, s >= 0,  sum(lambda) = 1 under VRS,
+
+with the sums over lambda taken over DMUs other than ``o``; ``delta* >= 1``.
+Bad outputs join the inputs in the numerator.  The mirror image of the SBM
+ratio, with the pollution increases in the denominator
+``1 - (sum sg/yg + sum sb/yb)/(s1+s2)``, is not used: that denominator reaches
+zero, and the programme becomes infeasible, precisely for the DMUs whose
+emissions are far below everybody else's.  With no bad outputs both are
+Tone's (2002) model.  Super-efficiency is solved only for DMUs with
+``rho = 1``; the others keep their SBM score.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,11 +95,14 @@ FRONTIERS = ("global", "contemporaneous", "sequential", "window")
 
 # A DMU whose score is within this distance of 1 counts as SBM-efficient.
 _EFFICIENT_TOL = 1e-7
-# Lambdas below this (relative to sum over peers scale) are numerical noise.
+# Lambdas below this are numerical noise, not peers (under VRS they sum to 1).
 _PEER_TOL = 1e-8
-# Reduced costs above -_PRICE_TOL do not improve the objective in a way that
-# matters at the 1e-6 accuracy we promise for rho.
+# When no reduced cost is below -_PRICE_TOL, the restricted optimum is within
+# _PRICE_TOL * sum(Lambda) of the full one (sum(Lambda) = t <= 1 under VRS),
+# far inside the 1e-6 accuracy promised for rho.
 _PRICE_TOL = 1e-9
+# Largest unscaled residual (relative to t for primal rows) accepted from HiGHS.
+_RESIDUAL_TOL = 1e-9
 # Columns added to the candidate set per pricing round.
 _ADD_PER_ROUND = 16
 
@@ -185,10 +209,11 @@ def sbm_cvxpy(
         DMU ``o`` is evaluated against these; for an ordinary SBM score it
         should belong to them.
     super_efficiency
-        Solve Tone's (2002) super-efficiency SBM instead: ``o`` is removed
-        from the reference set, inputs and bad outputs may only grow and good
-        outputs only shrink.  Meaningful for SBM-efficient DMUs, whose score
-        is then >= 1.
+        Solve the super-efficiency SBM instead (Tone 2002; see the module
+        notes for how bad outputs enter): ``o`` is removed from the reference
+        set, inputs and bad outputs may only grow and good outputs only
+        shrink.  Meaningful for SBM-efficient DMUs, whose score is then >= 1.
+        If ``o`` is the only DMU, the score is NaN.
 
     Returns
     -------
@@ -274,6 +299,7 @@ def sbm_cvxpy(
         cons.append(cp.sum(lam) == t)
 
     prob = cp.Problem(objective, cons)
+    _swallow_highs_banner()
     prob.solve(solver=cp.HIGHS)
     if prob.status != cp.OPTIMAL:
         raise RuntimeError(f"HiGHS did not solve DMU {o} to optimality (status {prob.status}).")
@@ -294,13 +320,46 @@ def sbm_cvxpy(
 # --------------------------------------------------------------------------
 
 
+_BANNER_SHOWN = False
+
+
+def _swallow_highs_banner() -> None:
+    """Create a first HiGHS instance with the process's stdout pointed at /dev/null.
+
+    HiGHS prints a licence banner from C++, straight to file descriptor 1, the
+    first time a solver is created in a process; it would otherwise appear in
+    the output of every notebook cell and log that scores DMUs.  Later
+    instances print nothing, so this is done once.
+    """
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return
+    import highspy
+
+    _BANNER_SHOWN = True
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no usable fd 1: let it print
+        highspy.Highs()
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _new_highs():
     import highspy
 
+    _swallow_highs_banner()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
-    h.setOptionValue("dual_feasibility_tolerance", 1e-9)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+    h.setOptionValue("dual_feasibility_tolerance", 1e-10)
     # Presolve costs more than it saves on LPs this small and would hide the
     # basis we want to reuse from one DMU to the next.
     h.setOptionValue("presolve", "off")
@@ -503,6 +562,28 @@ class _FastSBM:
         for r, v in zip(self.price_rows[: self.q], self.P[row, : self.q]):
             self.h.changeCoeff(int(r), self.self_col, float(v))
 
+    def _trouble(self) -> str:
+        """Why the last solution cannot be trusted ('' if it can).
+
+        HiGHS judges feasibility in its internally scaled model and can call
+        a point optimal whose unscaled residuals exceed the tolerance.  In
+        the Charnes-Cooper variables a residual is a slack times ``t``, so it
+        is compared with ``t``: a residual of 1e-8 when ``t`` = 0.002 is a
+        slack error of 5e-6, enough to turn a score of 1 into 0.002.
+        """
+        h = self.h
+        status = h.getModelStatus()
+        if status != _optimal():
+            return h.modelStatusToString(status)
+        info = h.getInfo()
+        t = max(h.getSolution().col_value[0], 1e-12)
+        if info.max_primal_infeasibility > _RESIDUAL_TOL * t or info.max_dual_infeasibility > _RESIDUAL_TOL:
+            return (
+                f"optimal only in HiGHS's scaled model (primal residual {info.max_primal_infeasibility:.1e}, "
+                f"dual residual {info.max_dual_infeasibility:.1e}, t {t:.1e})"
+            )
+        return ""
+
     def solve(self, self_row: int) -> dict[str, Any]:
         """Score the DMU in row ``self_row`` of the reference set."""
         h = self.h
@@ -518,15 +599,15 @@ class _FastSBM:
         try:
             for _ in range(10_000):
                 h.run()
-                status = h.getModelStatus()
-                if status != _optimal():
+                problem = self._trouble()
+                if problem:
                     # a fresh start from a slack basis copes with most
                     # failures of a warm start after heavy patching
                     h.clearSolver()
                     h.run()
-                    status = h.getModelStatus()
-                    if status != _optimal():
-                        raise _NumericalTrouble(h.modelStatusToString(status))
+                    problem = self._trouble()
+                    if problem:
+                        raise _NumericalTrouble(problem)
                 sol = h.getSolution()
                 y = np.asarray(sol.row_dual)[self.price_rows]
                 rc = -(self.P @ y)
@@ -541,6 +622,13 @@ class _FastSBM:
                 self._add(viol)
             else:  # pragma: no cover - column generation always terminates
                 raise RuntimeError("column generation did not converge")
+            rho = h.getInfo().objective_function_value
+            if not self.sup:
+                # rho <= 1 in exact arithmetic (lambda_o = 1 is feasible);
+                # residuals within tolerance can push it a few 1e-8 above
+                if rho > 1 + 1e-6:
+                    raise _NumericalTrouble(f"score {rho:.9f} above 1")
+                rho = min(rho, 1.0)
             col = np.asarray(sol.col_value)
             t = col[0]
             lam_cols = col[self.first_lam :] / t
@@ -553,7 +641,7 @@ class _FastSBM:
             peers, inv = np.unique(who[keep], return_inverse=True)
             lams = np.bincount(inv, weights=lam_cols[keep], minlength=len(peers))
             return {
-                "rho": h.getInfo().objective_function_value,
+                "rho": rho,
                 "slacks": np.maximum(col[1 : 1 + self.q] / t, 0.0),
                 "peers": peers,
                 "lambdas": lams,
@@ -574,26 +662,33 @@ def _solve_one(
     """Solve DMU ``r`` with the patched model, or in its own units if that fails.
 
     The patched model measures every column in units of its mean.  For a DMU
-    whose values are many orders of magnitude below or above those means,
-    the LP can be too badly scaled for the simplex method; the programme is
-    then rebuilt with each column in units of the DMU's own values (where
-    the DMU is a vector of ones), seeded with the current candidate peers.
+    whose values are many orders of magnitude below or above those means, or
+    in heavily degenerate data (many identical DMUs), the simplex method can
+    fail or stop at a point that is optimal only up to its internal scaling.
+    The programme is then rebuilt with each column in units of the DMU's own
+    values (where the DMU is a vector of ones), seeded with the current
+    candidate peers, first as is and then with HiGHS's presolve switched on.
     """
     try:
         return solver.solve(r)
-    except _NumericalTrouble as first:
-        ux, ug = X[r], Yg[r]
-        ub = np.where(Yb[r] > 0, Yb[r], 1.0)
+    except _NumericalTrouble as err:
+        problems = [f"patched model: {err}"]
+    ux, ug = X[r], Yg[r]
+    ub = np.where(Yb[r] > 0, Yb[r], 1.0)
+    for presolve in ("off", "on"):
         fresh = _FastSBM(X / ux, Yg / ug, Yb / ub, rts, sup, seeds=solver.cand)
+        fresh.h.setOptionValue("presolve", presolve)
         try:
             res = fresh.solve(r)
-        except _NumericalTrouble as second:
-            raise RuntimeError(
-                f"HiGHS could not solve the SBM programme of DMU row {r} ({first}; in the DMU's own units: "
-                f"{second}). Check the data of this DMU for extreme values or unit errors."
-            ) from second
-        res["slacks"] = res["slacks"] * np.r_[ux, ug, ub]
+        except _NumericalTrouble as err:
+            problems.append(f"own units, presolve {presolve}: {err}")
+            continue
+        res["slacks"] = res["slacks"] * np.concatenate([ux, ug, ub])
         return res
+    raise RuntimeError(
+        f"HiGHS could not solve the SBM programme of DMU row {r} ({'; '.join(problems)}). "
+        "Check the data of this DMU for extreme values or unit errors."
+    )
 
 
 def _optimal():
@@ -710,7 +805,8 @@ def sbm(
     window
         Window width in periods, for ``frontier="window"``.
     super_efficiency
-        Score SBM-efficient DMUs with Tone's (2002) super-efficiency SBM so
+        Score SBM-efficient DMUs with the super-efficiency SBM (Tone 2002;
+        bad outputs are treated like inputs there, see the module notes) so
         that they can be ranked (their ``rho`` becomes >= 1); the ordinary
         score stays in ``rho_sbm``.  With a single DMU in the frontier the
         super-efficiency score is undefined (NaN).
@@ -791,7 +887,8 @@ def sbm(
         for p, rp in refs.items():
             blocks.append((np.flatnonzero(np.isin(per, rp)), np.flatnonzero(per == p)))
 
-    n_workers = os.cpu_count() or 1 if n_jobs == -1 else max(1, int(n_jobs))
+    # joblib's convention: -1 is all cores, -2 all but one, ...
+    n_workers = max(1, (os.cpu_count() or 1) + 1 + int(n_jobs)) if n_jobs < 0 else max(1, int(n_jobs))
     tasks = []
     for ref_rows, ev_rows in blocks:
         pos = np.searchsorted(ref_rows, ev_rows)  # rows to score, as positions in ref
