@@ -67,29 +67,29 @@ if keras.backend.backend() != "tensorflow":  # the stacked trainer uses TensorFl
     )
 
 __all__ = [
+    "BASELINES",
     "LAGS",
     "PROTOCOLS",
-    "ProtocolSpec",
-    "StackedLSTM",
-    "TrainConfig",
     "apply_minmax",
     "baseline_forecasts",
     "fit_minmax",
     "forecast_errors",
     "forecast_growth_path",
     "forecast_protocols",
-    "BASELINES",
     "init_weights",
     "invert_minmax",
     "make_windows",
-    "network_inputs",
     "matlab_round",
     "n_train_windows",
+    "network_inputs",
     "predict_stacked",
+    "ProtocolSpec",
     "series_matrix",
     "set_determinism",
+    "StackedLSTM",
     "train_separate",
     "train_stacked",
+    "TrainConfig",
 ]
 
 LAGS = 5
