@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     say("# SBM-DEA benchmark (nqpf_helpers.sbm)")
     say(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    if hasattr(os, "getloadavg"):  # timings on a shared machine depend on what else runs
+        say("load average (1, 5, 15 min) at start: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     say(f"data: synthetic county-like panel, {args.n} DMUs, 2 inputs, 1 good, 3 bad outputs, VRS")
 
     panel = county_like_panel(args.n, args.years)
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"spot check against cvxpy on {len(check)} DMU-years ({t_check / len(check):.1f} s each with "
         f"{len(panel)} lambdas): max |delta rho| {np.abs(ref - glob['rho'].to_numpy()[check]).max():.2e}")
 
+    if hasattr(os, "getloadavg"):
+        say("load average (1, 5, 15 min) at end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n")

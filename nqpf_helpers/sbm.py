@@ -182,6 +182,47 @@ def _column_scale(*mats: np.ndarray) -> list[np.ndarray]:
 # --------------------------------------------------------------------------
 
 
+def _solve_with_highs(prob: Any, t: Any, upper: float | None, what: str) -> None:
+    """Solve a cvxpy problem with HiGHS and check the answer.
+
+    HiGHS judges feasibility in its internally scaled model; on data spanning
+    several orders of magnitude it can return "optimal" for a point whose
+    residuals, in the Charnes-Cooper variables, are small in absolute terms
+    but large relative to ``t``, and hence a wrong score.  The residuals are
+    therefore checked against ``t`` here, and the problem is re-solved with
+    tighter tolerances, or without presolve, when they are too large.
+    """
+    import cvxpy as cp
+
+    _swallow_highs_banner()
+    attempts = (
+        {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+        {},
+        {"presolve": "off"},
+    )
+    problems = []
+    for opts in attempts:
+        try:
+            prob.solve(solver=cp.HIGHS, **opts)
+        except (cp.error.SolverError, ValueError) as err:  # cvxpy raises ValueError on status UNKNOWN
+            problems.append(str(err).split(":")[0])
+            continue
+        if prob.status != cp.OPTIMAL:
+            problems.append(f"status {prob.status}")
+            continue
+        tv = float(t.value)
+        residual = max(float(np.max(c.violation(), initial=0.0)) for c in prob.constraints)
+        if residual > 1e-8 * tv:
+            problems.append(f"residual {residual:.1e} with t = {tv:.1e}")
+            continue
+        if upper is not None and prob.value > upper + 1e-6:
+            problems.append(f"score {prob.value:.9f} above {upper}")
+            continue
+        return
+    raise RuntimeError(f"HiGHS did not solve {what} reliably ({'; '.join(problems)}).")
+
+
+
 def sbm_cvxpy(
     X: Any,
     Yg: Any,
@@ -299,14 +340,12 @@ def sbm_cvxpy(
         cons.append(cp.sum(lam) == t)
 
     prob = cp.Problem(objective, cons)
-    _swallow_highs_banner()
-    prob.solve(solver=cp.HIGHS)
-    if prob.status != cp.OPTIMAL:
-        raise RuntimeError(f"HiGHS did not solve DMU {o} to optimality (status {prob.status}).")
+    _solve_with_highs(prob, t, upper=None if super_efficiency else 1.0, what=f"DMU {o}")
     tv = float(t.value)
     lam_v = np.asarray(lam.value, dtype=float) / tv
+    rho = float(prob.value) if super_efficiency else min(float(prob.value), 1.0)  # see _solve_with_highs
     return {
-        "rho": float(prob.value),
+        "rho": rho,
         "slack_x": np.maximum(np.asarray(s_x.value) / tv, 0) * sx,
         "slack_g": np.maximum(np.asarray(s_g.value) / tv, 0) * sg,
         "slack_b": (np.maximum(np.asarray(s_b.value) / tv, 0) * sb) if s2 else np.zeros(0),
@@ -667,7 +706,7 @@ def _solve_one(
     fail or stop at a point that is optimal only up to its internal scaling.
     The programme is then rebuilt with each column in units of the DMU's own
     values (where the DMU is a vector of ones), seeded with the current
-    candidate peers, first as is and then with HiGHS's presolve switched on.
+    candidate peers, and solved with a few different HiGHS settings.
     """
     try:
         return solver.solve(r)
@@ -675,13 +714,23 @@ def _solve_one(
         problems = [f"patched model: {err}"]
     ux, ug = X[r], Yg[r]
     ub = np.where(Yb[r] > 0, Yb[r], 1.0)
-    for presolve in ("off", "on"):
+    # HiGHS can end with status "unknown" on very degenerate programmes (many
+    # identical DMUs); presolve, or the primal simplex with the default
+    # tolerances, usually gets through.  Every answer is still checked.
+    retries = (
+        {"presolve": "off"},
+        {"presolve": "on"},
+        {"presolve": "on", "simplex_strategy": 4,
+         "primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9},
+    )
+    for opts in retries:
         fresh = _FastSBM(X / ux, Yg / ug, Yb / ub, rts, sup, seeds=solver.cand)
-        fresh.h.setOptionValue("presolve", presolve)
+        for key, value in opts.items():
+            fresh.h.setOptionValue(key, value)
         try:
             res = fresh.solve(r)
         except _NumericalTrouble as err:
-            problems.append(f"own units, presolve {presolve}: {err}")
+            problems.append(f"own units, {opts}: {err}")
             continue
         res["slacks"] = res["slacks"] * np.concatenate([ux, ug, ub])
         return res
