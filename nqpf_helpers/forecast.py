@@ -38,6 +38,10 @@ from nqpf_helpers.validate import PanelError, validate_panel
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow >= 2.16 logs a oneDNN notice to stderr at import whatever the log level, and the
+# strict book build treats notebook stderr as an error; the oneDNN kernels are not needed for
+# these tiny networks, and without them reductions are also reproducible bit for bit.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
