@@ -85,6 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     fc.set_determinism(0)
 
+    load_before = os.getloadavg()
     V31, source = provincial_or_synthetic()
     rows: list[tuple[str, str, int, str, str, str]] = []
     notes: list[str] = []
@@ -139,6 +140,9 @@ def main() -> None:
         f"Keras {fc.keras.__version__}. Network: LSTM(10) -> ReLU -> Dense(1), 300 full-batch epochs, "
         "Adam 5e-3 (x0.1 after 250), per-unit clipping at 1, L2 1e-4; 20 training windows of 5 lags per unit.",
         f"Data for the 31-unit runs: {source}.",
+        f"Load average (1/5/15 min) at start {'/'.join(f'{x:.1f}' for x in load_before)}, at end "
+        f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}: values above the CPU count mean other processes "
+        "competed for the CPUs and inflate all times.",
         "",
         "| run | layout | units | cold s (incl. compile) | warm s | per unit |",
         "|---|---|---:|---:|---:|---:|",
