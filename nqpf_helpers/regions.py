@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+rom .validate import format_list
+
 if TYPE_CHECKING:  # geopandas is slow to import and only needed for maps
     import geopandas
 
@@ -134,11 +136,7 @@ class UnmappedRegionWarning(UserWarning):
 
 
 def _preview(items: Iterable[object]) -> str:
-    items = list(items)
-    shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
-    if len(items) > _MAX_LISTED:
-        shown += f", ... ({len(items)} in all)"
-    return shown
+    return format_list(items, limit=_MAX_LISTED)
 
 
 # ---------------------------------------------------------------------------

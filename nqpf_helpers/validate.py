@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["PanelError", "validate_panel"]
+__all__ = ["PanelError", "validate_panel", "format_list"]
 
 _MAX_LISTED = 8
 
@@ -24,12 +24,16 @@ class PanelError(ValueError):
     """A panel failed validation; the message names the problem and the fix."""
 
 
-def _preview(items: Iterable[object]) -> str:
+def format_list(items: Iterable[object], limit: int = _MAX_LISTED) -> str:
+    """Join items for an error message, showing at most ``limit`` and the total beyond that."""
     items = list(items)
-    shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
-    if len(items) > _MAX_LISTED:
+    shown = ", ".join(str(i) for i in items[:limit])
+    if len(items) > limit:
         shown += f", ... ({len(items)} in all)"
     return shown
+
+
+_preview = format_list
 
 
 def _cells(frame: pd.DataFrame, unit: str, time: str) -> str:
