@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-rom .validate import format_list
+from .validate import format_list
 
 if TYPE_CHECKING:  # geopandas is slow to import and only needed for maps
     import geopandas
