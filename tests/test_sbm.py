@@ -316,11 +316,12 @@ def test_negative_and_non_positive_data_are_rejected_with_a_clear_message():
 # Properties
 # --------------------------------------------------------------------------
 
-# log10 of the data on a grid of 0.01 over six orders of magnitude.  Values
-# are either equal or at least 2% apart: a DMU that beats another by 1e-8
-# (relative) is efficient or not depending on solver tolerances, a tie no
-# two LP solvers are obliged to break the same way.
-_log10 = st.integers(-300, 300).map(lambda k: k / 100)
+# log10 of the data on a grid of 0.01 over four orders of magnitude per
+# column (the fixed-seed tests above cover panels spanning more than six).
+# Values are either equal or at least 2% apart: a DMU that beats another by
+# 1e-8 (relative) is efficient or not depending on solver tolerances, a tie
+# no two LP solvers are obliged to break the same way.
+_log10 = st.integers(-200, 200).map(lambda k: k / 100)
 _log_data = st.integers(2, 14).flatmap(lambda n: hnp.arrays(np.float64, (n, 6), elements=_log10))
 
 
