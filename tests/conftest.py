@@ -31,3 +31,12 @@ def data_dir() -> Path:
             f"got {str(path)!r}."
         )
     return path
+
+
+# Property tests draw fresh examples on a developer's machine but a fixed sequence in CI,
+# so a CI run is repeatable; failures found locally are replayed from .hypothesis/.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
