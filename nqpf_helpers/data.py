@@ -214,6 +214,14 @@ def fetch(name: str) -> Path:
             f"({type(err).__name__}: {err}). {fix}"
         ) from err
     path = Path(result[0] if isinstance(result, list) else result)
+    if entry.member and file_sha256(path) != entry.sha256:
+        # The archive's own hash is not pinned, so the member is checked against the registry instead.
+        path.unlink()
+        raise DataIntegrityError(
+            f"{entry.member} extracted from {entry.url} does not match the registry's sha256 {entry.sha256}: "
+            "the upstream release has changed. Download the registered version by hand and set "
+            f"{DATA_DIR_ENV} to its folder."
+        )
     return path
 
 

@@ -50,10 +50,7 @@ def test_missing_file_offline_gives_clear_error(tmp_path, monkeypatch):
 
 def test_failed_download_gives_clear_error(tmp_path, monkeypatch):
     # Port 9 on loopback refuses at once: this is what "no network" looks like to pooch.
-    entry = data.registry()["nqpf/Test_Data.xlsx"]
-    patched = dict(data.registry())
-    patched["nqpf/Test_Data.xlsx"] = type(entry)(**{**entry.__dict__, "url": "http://127.0.0.1:9/Test_Data.xlsx"})
-    monkeypatch.setattr(data, "registry", lambda: patched)
+    _patched_entry(monkeypatch, "nqpf/Test_Data.xlsx", url="http://127.0.0.1:9/Test_Data.xlsx")
     monkeypatch.delenv("NQPF_DATA_DIR", raising=False)
     monkeypatch.delenv("NQPF_OFFLINE", raising=False)
     monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
@@ -179,3 +176,64 @@ def test_world_boundaries():
     assert {"CHN", "FRA", "NOR", "USA", "BRA"} <= iso
     panel_iso = set(data.load_world_panel()["iso3"])
     assert len(panel_iso & iso) > 140
+
+
+@pytest.fixture()
+def loopback_server(tmp_path):
+    """Serve tmp_path/'www' over HTTP on loopback, standing in for a data provider."""
+    import functools
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _patched_entry(monkeypatch, name, **changes):
+    entry = data.registry()[name]
+    patched = dict(data.registry())
+    patched[name] = type(entry)(**{**entry.__dict__, **changes})
+    monkeypatch.setattr(data, "registry", lambda: patched)
+
+
+def test_download_extracts_and_checks_archive_member(tmp_path, monkeypatch, loopback_server):
+    import hashlib
+    import zipfile
+
+    www, base = loopback_server
+    content = b"em,country,units,X2000\nSO2,chn,kt,1\n"
+    with zipfile.ZipFile(www / "ceds.zip", "w") as archive:
+        archive.writestr("SO2_CEDS_emissions_by_country_2021_02_05.csv", content)
+    name = "ceds/SO2_CEDS_emissions_by_country_2021_02_05.csv"
+    monkeypatch.delenv("NQPF_DATA_DIR", raising=False)
+    monkeypatch.delenv("NQPF_OFFLINE", raising=False)
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
+
+    _patched_entry(monkeypatch, name, url=f"{base}/ceds.zip", sha256=hashlib.sha256(content).hexdigest())
+    path = data.fetch(name)
+    assert path.read_bytes() == content
+    assert tmp_path / "cache" in path.parents
+
+    _patched_entry(monkeypatch, name, url=f"{base}/ceds.zip", sha256="0" * 64)
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache2"))
+    with pytest.raises(DataIntegrityError, match="upstream release has changed"):
+        data.fetch(name)
+    assert not [p for p in (tmp_path / "cache2").rglob("*.csv")]
+
+
+def test_download_of_a_plain_file_is_hash_checked(tmp_path, monkeypatch, loopback_server):
+    www, base = loopback_server
+    (www / "Test_Data.xlsx").write_bytes(b"tampered")
+    monkeypatch.delenv("NQPF_DATA_DIR", raising=False)
+    monkeypatch.delenv("NQPF_OFFLINE", raising=False)
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
+    _patched_entry(monkeypatch, "nqpf/Test_Data.xlsx", url=f"{base}/Test_Data.xlsx")
+    with pytest.raises(DataUnavailableError, match="SHA256 hash of downloaded file"):
+        data.fetch("nqpf/Test_Data.xlsx")
+    assert not (tmp_path / "cache" / "nqpf" / "Test_Data.xlsx").exists()
