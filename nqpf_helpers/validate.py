@@ -33,11 +33,9 @@ def format_list(items: Iterable[object], limit: int = _MAX_LISTED) -> str:
     return shown
 
 
-_preview = format_list
-
 
 def _cells(frame: pd.DataFrame, unit: str, time: str) -> str:
-    return _preview(f"{u}/{t}" for u, t in zip(frame[unit], frame[time]))
+    return format_list(f"{u}/{t}" for u, t in zip(frame[unit], frame[time]))
 
 
 def validate_panel(
@@ -107,7 +105,7 @@ def validate_panel(
     if out[unit].isna().any() or out[time].isna().any():
         bad = out[out[unit].isna() | out[time].isna()]
         raise PanelError(
-            f"{name}: {len(bad)} row(s) have no unit or no {time} (rows {_preview(bad.index)}). "
+            f"{name}: {len(bad)} row(s) have no unit or no {time} (rows {format_list(bad.index)}). "
             "Drop or fill these rows before modelling."
         )
     if not pd.api.types.is_numeric_dtype(out[time]) or not np.all(
@@ -169,7 +167,7 @@ def validate_panel(
             u: sorted(set(range(p[0], p[-1] + 1)) - set(p)) for u, p in periods.items() if p[-1] - p[0] + 1 != len(p)
         }
         if gaps:
-            listed = _preview(f"{u} (missing {g[:5]}{'...' if len(g) > 5 else ''})" for u, g in gaps.items())
+            listed = format_list(f"{u} (missing {g[:5]}{'...' if len(g) > 5 else ''})" for u, g in gaps.items())
             raise PanelError(
                 f"{name}: gaps in {time} for {len(gaps)} unit(s): {listed}. "
                 "Fill the missing years from the source, or drop those units."
@@ -178,7 +176,7 @@ def validate_panel(
         all_periods = sorted(set(out[time]))
         incomplete = {u: sorted(set(all_periods) - set(p)) for u, p in periods.items() if len(p) != len(all_periods)}
         if incomplete:
-            listed = _preview(
+            listed = format_list(
                 f"{u} (missing {m[:5]}{'...' if len(m) > 5 else ''})" for u, m in incomplete.items()
             )
             raise PanelError(
