@@ -58,7 +58,9 @@ __all__ = [
     "UnmappedRegionWarning",
     "add_region_info",
     "boundaries",
+    "COASTAL_PROVINCES",
     "check_codes",
+    "is_coastal",
     "normalize_code",
     "province_of",
     "province_table",
@@ -110,6 +112,13 @@ _PROVINCES: tuple[tuple[str, str, str, str, bool], ...] = (
 _PROVINCE_BY_PREFIX = {row[0][:2]: row for row in _PROVINCES}
 # Province-level cities: their districts are counties with no city between.
 MUNICIPALITIES = ("110000", "120000", "310000", "500000")
+# The 11 provincial units with a sea coast (the usual "coastal provinces" of
+# Chinese regional statistics).  Not the NBS "East": Beijing is East but
+# inland, Guangxi is coastal but West, Liaoning coastal but Northeast.
+COASTAL_PROVINCES = (
+    "120000", "130000", "210000", "310000", "320000", "330000",
+    "350000", "370000", "440000", "450000", "460000",
+)
 
 _TABLE_COLUMNS = [
     "region_code",
@@ -232,6 +241,20 @@ def region_level(code: object) -> str:
 def province_of(code: object) -> str:
     """6-digit code of the province a code belongs to (``"330106"`` -> ``"330000"``)."""
     return normalize_code(code)[:2] + "0000"
+
+
+def is_coastal(code: object) -> bool:
+    """Whether a unit lies in one of the 11 :data:`COASTAL_PROVINCES`.
+
+    The flag is the province's: an inland county of Hebei counts as coastal,
+    as the provincial "coastal / inland" split of regional studies does.
+
+    Raises
+    ------
+    UnknownRegionError
+        If the code is not a code of the 31 mainland provinces.
+    """
+    return province_of(code) in COASTAL_PROVINCES
 
 
 # ---------------------------------------------------------------------------

@@ -332,3 +332,17 @@ def test_city_boundaries_follow_the_authors_codes(published_codes):
 def test_boundaries_rejects_unknown_level():
     with pytest.raises(ValueError, match="district"):
         regions.boundaries("district")
+
+
+def test_coastal_flag_covers_the_11_coastal_provinces_and_their_units():
+    names = province_table().set_index("province_code")["name_en"]
+    coastal = {names[c] for c in regions.COASTAL_PROVINCES}
+    assert coastal == {
+        "Tianjin", "Hebei", "Liaoning", "Shanghai", "Jiangsu", "Zhejiang",
+        "Fujian", "Shandong", "Guangdong", "Guangxi", "Hainan",
+    }
+    # the flag is the province's, whatever the level or type of the code
+    assert regions.is_coastal(330106) and regions.is_coastal("450100")
+    assert not regions.is_coastal("110000") and not regions.is_coastal(610100)
+    with pytest.raises(regions.UnknownRegionError):
+        regions.is_coastal("990000")
