@@ -614,6 +614,9 @@ class ProtocolSpec:
     layout
         ``"features"`` (MATLAB: 5 features x 1 time step) or ``"sequence"``
         (1 feature x 5 time steps).
+    lags
+        Window length: how many past values predict the next one (released
+        code: :data:`LAGS` = 5).
     """
 
     name: str
@@ -624,6 +627,7 @@ class ProtocolSpec:
     transform: Transform = "minmax_level"
     horizon: Horizon = "one_step"
     layout: Layout = "features"
+    lags: int = LAGS
 
 
 PROTOCOLS: dict[str, ProtocolSpec] = {
@@ -666,9 +670,12 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
 
 
 def series_matrix(
-    df: pd.DataFrame, *, unit: str = "region_code", time: str = "year", value: str = "gtfp"
+    df: pd.DataFrame, *, unit: str = "region_code", time: str = "year", value: str = "gtfp", lags: int = LAGS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a balanced, gap-free, positive panel and return it as a matrix.
+
+    ``lags`` is the window length the series will be cut into; it sets the
+    minimum series length.
 
     Returns
     -------
@@ -685,26 +692,33 @@ def series_matrix(
     clean = validate_panel(df, unit=unit, time=time, values=[value], positive=[value], name="GTFP series")
     wide = clean.pivot(index=unit, columns=time, values=value)
     years = wide.columns.to_numpy(dtype=int)
-    if len(years) < LAGS + 2:
+    if len(years) < lags + 2:
         raise PanelError(
-            f"GTFP series: series too short, {len(years)} year(s) ({years[0]}-{years[-1]}); the {LAGS}-lag LSTM "
-            f"needs at least {LAGS + 2} consecutive years (one training and one test window). "
+            f"GTFP series: series too short, {len(years)} year(s) ({years[0]}-{years[-1]}); the {lags}-lag LSTM "
+            f"needs at least {lags + 2} consecutive years (one training and one test window). "
             "Use a longer panel."
         )
     return wide.index.to_numpy(), years, wide.to_numpy(dtype=float)
 
 
-def _resolve(protocol: str | ProtocolSpec, layout: Layout | None, horizon: Horizon | None) -> ProtocolSpec:
+def _resolve(
+    protocol: str | ProtocolSpec, layout: Layout | None, horizon: Horizon | None, lags: int | None = None
+) -> ProtocolSpec:
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}.")
         protocol = PROTOCOLS[protocol]
-    changes = {}
+    changes: dict[str, object] = {}
     if layout is not None:
         changes["layout"] = layout
     if horizon is not None:
         changes["horizon"] = horizon
-    return replace(protocol, **changes) if changes else protocol
+    if lags is not None:
+        changes["lags"] = lags
+    spec = replace(protocol, **changes) if changes else protocol
+    if isinstance(spec.lags, bool) or not isinstance(spec.lags, (int, np.integer)) or spec.lags < 1:
+        raise ValueError(f"lags must be a positive integer (the window length), got {spec.lags!r}.")
+    return spec
 
 
 class _Scaler:
@@ -747,6 +761,7 @@ def forecast_growth_path(
     seeds: Sequence[int] = (0,),
     layout: Layout | None = None,
     horizon: Horizon | None = None,
+    lags: int | None = None,
     config: TrainConfig = TrainConfig(),
     unit: str = "region_code",
     time: str = "year",
@@ -768,8 +783,9 @@ def forecast_growth_path(
         ``"improved"``) or a :class:`ProtocolSpec`.
     seeds
         Initialisation seeds; each (region, seed) is an independent network.
-    layout, horizon
-        Override the protocol's input layout / prediction horizon.
+    layout, horizon, lags
+        Override the protocol's input layout / prediction horizon / window
+        length.
     config
         Optimisation options (defaults: the released code's).
     unit, time, value
@@ -780,8 +796,9 @@ def forecast_growth_path(
     pandas.DataFrame
         One row per region, seed and predicted year with columns ``unit``,
         ``seed``, ``time``, ``split`` (``"train"`` or ``"test"``),
-        ``actual``, ``predicted``, ``protocol``, ``layout``, ``horizon``.
-        The first ``LAGS`` years of each series are inputs only and have no row.
+        ``actual``, ``predicted``, ``protocol``, ``layout``, ``horizon``,
+        ``lags``.  The first ``lags`` years of each series are inputs only and
+        have no row.
 
     Raises
     ------
@@ -789,16 +806,17 @@ def forecast_growth_path(
         Bad panel (gaps, duplicates, missing or non-positive values), series
         too short, or a split that leaves no training or no test window.
     """
-    spec = _resolve(protocol, layout, horizon)
+    spec = _resolve(protocol, layout, horizon, lags)
+    L = int(spec.lags)
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds}.")
-    units, years, V = series_matrix(df, unit=unit, time=time, value=value)
-    n_tr = n_train_windows(spec.split, years, share=spec.share, train_until=spec.train_until)
+    units, years, V = series_matrix(df, unit=unit, time=time, value=value, lags=L)
+    n_tr = n_train_windows(spec.split, years, lags=L, share=spec.share, train_until=spec.train_until)
     N, S = len(units), len(seeds)
     # seed-major stacking: stacked unit k = (seed k // N, region k % N)
     Vs = np.tile(V, (S, 1))
-    X, y = make_windows(Vs)
+    X, y = make_windows(Vs, L)
     n_w = X.shape[1]
     scaler = _Scaler(spec.transform, X[:, :n_tr], y[:, :n_tr])
     init_seeds = np.array([s * 1_000_003 + n for s in seeds for n in range(N)], dtype=np.int64)
@@ -815,9 +833,9 @@ def forecast_growth_path(
         )
         path = Vs.copy()
         for j in range(n_tr, n_w):
-            w = path[:, j : j + LAGS][:, None, :]
+            w = path[:, j : j + L][:, None, :]
             step = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(w), spec.layout)), w)[:, 0]
-            path[:, j + LAGS] = step
+            path[:, j + L] = step
             pred[:, j] = step
     else:
         raise ValueError(f"unknown horizon {spec.horizon!r}; use 'one_step' or 'recursive'.")
@@ -827,13 +845,14 @@ def forecast_growth_path(
         {
             unit: np.tile(np.repeat(units, n_w), S),
             "seed": np.repeat(seeds, N * n_w),
-            time: np.tile(years[LAGS:], N * S),
+            time: np.tile(years[L:], N * S),
             "split": np.tile(split, N * S),
             "actual": y.ravel(),
             "predicted": pred.ravel(),
             "protocol": spec.name,
             "layout": spec.layout,
             "horizon": spec.horizon,
+            "lags": L,
         }
     )
 
@@ -906,9 +925,9 @@ def baseline_forecasts(
     unknown = sorted(set(models) - set(BASELINES))
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(BASELINES)}.")
-    units, years, V = series_matrix(df, unit=unit, time=time, value=value)
-    n_tr = n_train_windows(spec.split, years, share=spec.share, train_until=spec.train_until)
-    cut = n_tr + LAGS  # first test index in the series
+    units, years, V = series_matrix(df, unit=unit, time=time, value=value, lags=spec.lags)
+    n_tr = n_train_windows(spec.split, years, lags=spec.lags, share=spec.share, train_until=spec.train_until)
+    cut = n_tr + spec.lags  # first test index in the series
     n_test = len(years) - cut
     test_years = years[cut:]
     rows = []

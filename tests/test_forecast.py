@@ -94,6 +94,56 @@ def test_protocols_label_train_and_test_years(protocol: str, last_train_year: in
     assert one.loc[one.split == "test", "year"].min() == last_train_year + 1
 
 
+@pytest.mark.parametrize("lags", [3, 7])
+@pytest.mark.parametrize("protocol", ["paper_one_step", "improved"])
+def test_window_length_sets_first_predicted_year_and_keeps_the_training_cut(protocol: str, lags: int) -> None:
+    out = f.forecast_growth_path(synthetic_panel(2), protocol, lags=lags, config=FAST)
+    one = out[(out.region_code == "110000") & (out.seed == 0)]
+    assert one.year.min() == 1990 + lags and (out["lags"] == lags).all()
+    assert one.loc[one.split == "train", "year"].max() == 2009
+    assert np.all(np.isfinite(one.predicted))
+
+
+def test_window_length_changes_one_step_predictions_and_default_is_five() -> None:
+    df = synthetic_panel(2)
+    default = f.forecast_growth_path(df, "paper_one_step", config=FAST)
+    five = f.forecast_growth_path(df, f.ProtocolSpec("five", "", "until_year", lags=5), config=FAST)
+    np.testing.assert_allclose(default.predicted, five.predicted, rtol=1e-6)
+    assert (default["lags"] == f.LAGS).all()
+    three = f.forecast_growth_path(df, "paper_one_step", lags=3, config=FAST)
+    m = default.merge(three, on=["region_code", "seed", "year"], suffixes=("_5", "_3"))
+    assert np.abs(m.predicted_5 - m.predicted_3).max() > 1e-4
+
+
+def test_recursive_path_with_other_window_length_never_sees_test_period_data() -> None:
+    df = synthetic_panel(2)
+    shocked = df.copy()
+    shocked.loc[shocked.year >= 2010, "gtfp"] *= 3.0
+    a = f.forecast_growth_path(df, "improved", lags=7, config=FAST)
+    b = f.forecast_growth_path(shocked, "improved", lags=7, config=FAST)
+    np.testing.assert_allclose(a.predicted, b.predicted, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lags", [0, -2, 2.5, True])
+def test_bad_window_length_is_rejected(lags) -> None:
+    with pytest.raises(ValueError, match="lags must be a positive integer"):
+        f.forecast_growth_path(synthetic_panel(1), lags=lags, config=FAST)
+
+
+def test_series_too_short_for_the_window_length_is_rejected() -> None:
+    # 12 years are enough for 5 lags with a cut at 2009 (2000-2011) but not for 11 lags
+    with pytest.raises(PanelError, match="too short"):
+        f.forecast_growth_path(synthetic_panel(1, start=2000, end=2011), "paper_one_step", lags=11, config=FAST)
+
+
+def test_baselines_follow_the_protocol_window_length() -> None:
+    df = synthetic_panel(1)
+    spec = f.ProtocolSpec("seven", "", "share_of_windows", share=0.5, lags=7)
+    out = f.baseline_forecasts(df, spec, models=["random_walk"])
+    # 33 years - 7 lags = 26 windows, 13 train: targets 1997..2009, so the test starts in 2010
+    assert out.year.min() == 2010
+
+
 # --------------------------------------------------------------------------- scaling
 def test_minmax_is_fitted_per_lag_position_on_training_windows_only() -> None:
     rng = np.random.default_rng(1)
