@@ -8,6 +8,7 @@ Modules, one per concern:
 - :mod:`nqpf_helpers.sbm` -- SBM-DEA with undesirable outputs (green TFP);
 - :mod:`nqpf_helpers.forecast` -- LSTM growth paths and baselines;
 - :mod:`nqpf_helpers.nqpf` -- the NQPF ratio and comparisons with published values;
+- :mod:`nqpf_helpers.convergence` -- catch-up statistics (beta, sigma, leapfrogging, shares);
 - :mod:`nqpf_helpers.cli` -- the ``nqpf`` command.
 """
 

@@ -1,0 +1,455 @@
+"""Catch-up statistics for regional panels: beta and sigma convergence, leapfrogging, shares.
+
+These are the standard tools of the growth-empirics literature
+(Barro & Sala-i-Martin, 1992) applied to any positive, unit-by-year
+indicator, here green TFP or NQPF:
+
+- :func:`beta_convergence` -- do units that start lower grow faster?  OLS of
+  the average log growth between two years on the initial log level;
+- :func:`sigma_convergence` -- does the cross-section dispersion shrink over
+  time?  Standard deviation of logs and coefficient of variation by year,
+  with a linear trend test;
+- :func:`leapfrogging` -- which units move from the bottom to the top
+  quantile group, and the full quantile transition matrix;
+- :func:`share_above` -- share of units above a threshold (e.g. NQPF > 1)
+  by group and year.
+
+Beta convergence is necessary but not sufficient for sigma convergence
+(regression to the mean produces a negative beta even when dispersion is
+constant), which is why both are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .validate import PanelError, format_list, validate_panel
+
+__all__ = [
+    "BetaConvergence",
+    "Leapfrogging",
+    "SigmaConvergence",
+    "beta_convergence",
+    "leapfrogging",
+    "share_above",
+    "sigma_convergence",
+]
+
+
+@dataclass(frozen=True)
+class BetaConvergence:
+    """Result of :func:`beta_convergence`.
+
+    Attributes
+    ----------
+    beta, se, t, p
+        Slope on the initial log level, its (HC1-robust) standard error,
+        t statistic and two-sided p-value.
+    speed
+        Implied annual speed of convergence ``-log(1 + beta * T) / T``
+        (NaN if ``1 + beta * T <= 0``, i.e. overshooting).
+    half_life
+        Years to close half the gap, ``log(2) / speed`` (NaN unless speed > 0).
+    r2, n, years
+        R squared, number of units and length ``T = end - start``.
+    data
+        One row per unit: ``log_initial``, ``growth`` (average annual log
+        growth) and any controls.
+    """
+
+    beta: float
+    se: float
+    t: float
+    p: float
+    speed: float
+    half_life: float
+    r2: float
+    n: int
+    years: int
+    data: pd.DataFrame
+
+    @property
+    def converging(self) -> bool:
+        """Negative beta, significant at 5%."""
+        return bool(self.beta < 0 and self.p < 0.05)
+
+    def summary(self) -> pd.Series:
+        """The scalar results as one Series (for tables)."""
+        return pd.Series(
+            {k: getattr(self, k) for k in ["beta", "se", "t", "p", "speed", "half_life", "r2", "n", "years"]}
+        )
+
+
+@dataclass(frozen=True)
+class SigmaConvergence:
+    """Result of :func:`sigma_convergence`.
+
+    Attributes
+    ----------
+    table
+        One row per year (and group, if any): ``n``, ``sd_log`` (standard
+        deviation of log values, ddof=1) and ``cv`` (coefficient of variation).
+    slope, se, p
+        OLS trend of ``sd_log`` on year (pooled over groups, with group
+        intercepts when ``by`` is given): a negative significant slope is
+        sigma convergence.
+    """
+
+    table: pd.DataFrame
+    slope: float
+    se: float
+    p: float
+
+    @property
+    def converging(self) -> bool:
+        """Negative trend in dispersion, significant at 5%."""
+        return bool(self.slope < 0 and self.p < 0.05)
+
+
+@dataclass(frozen=True)
+class Leapfrogging:
+    """Result of :func:`leapfrogging`.
+
+    Attributes
+    ----------
+    classes
+        One row per unit: ``value_start``, ``value_end``, ``q_start``,
+        ``q_end`` (1 = bottom group, ``q`` = top group) and ``leapfrog``.
+    transitions
+        ``q x q`` matrix of shares: row ``i`` is the distribution over end
+        groups of units that started in group ``i`` (each row sums to 1).
+    counts
+        The same matrix in numbers of units.
+    """
+
+    classes: pd.DataFrame
+    transitions: pd.DataFrame
+    counts: pd.DataFrame
+
+    @property
+    def leapfroggers(self) -> pd.DataFrame:
+        """Units that moved from the bottom to the top group."""
+        return self.classes[self.classes["leapfrog"]]
+
+
+def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise KeyError(f"{what}: column(s) {missing} not found; columns are {list(df.columns)}. Pass the right names.")
+
+
+def _window(period: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(period, (tuple, list)):
+        if len(period) != 2 or int(period[0]) > int(period[1]):
+            raise ValueError(f"a period must be a year or a (first, last) pair with first <= last, got {period!r}.")
+        return int(period[0]), int(period[1])
+    return int(period), int(period)
+
+
+def _values_in(
+    df: pd.DataFrame, value: str, unit: str, time: str, period: int | tuple[int, int], what: str
+) -> pd.Series:
+    """Mean of ``value`` per unit over a year or window; every unit must cover the whole window."""
+    first, last = _window(period)
+    sub = df[(df[time] >= first) & (df[time] <= last)]
+    if sub.empty:
+        years = sorted(df[time].unique())
+        raise ValueError(
+            f"{what}: no rows in {first}-{last}; the data cover {years[0]}-{years[-1]}. Choose years inside that range."
+        )
+    counts = sub.groupby(unit)[time].nunique()
+    short = counts[counts < last - first + 1].index
+    if len(short):
+        raise PanelError(
+            f"{what}: unit(s) {format_list(short)} miss years in {first}-{last}. Drop them or choose another window."
+        )
+    return sub.groupby(unit)[value].mean()
+
+
+def _prepared(
+    df: pd.DataFrame, value: str, unit: str, time: str, positive: bool, what: str, extra: Sequence[str] = ()
+) -> pd.DataFrame:
+    _check_columns(df, [unit, time, value, *extra], what)
+    return validate_panel(
+        df[[unit, time, value, *extra]],
+        unit=unit,
+        time=time,
+        values=[value],
+        positive=[value] if positive else None,
+        balanced=False,
+        consecutive=False,
+        name=what,
+    )
+
+
+def _ols(y: np.ndarray, X: np.ndarray, cov_type: str = "HC1"):
+    import statsmodels.api as sm
+
+    return sm.OLS(y, X).fit(cov_type=cov_type)
+
+
+def beta_convergence(
+    df: pd.DataFrame,
+    value: str,
+    *,
+    unit: str = "region_code",
+    time: str = "year",
+    start: int,
+    end: int,
+    controls: Sequence[str] | None = None,
+) -> BetaConvergence:
+    """Absolute (or, with controls, conditional) beta convergence between two years.
+
+    Estimates ``g_i = a + beta * log y_i,start + gamma' z_i + e_i`` by OLS with
+    heteroskedasticity-robust (HC1) standard errors, where
+    ``g_i = (log y_i,end - log y_i,start) / (end - start)``.
+
+    Parameters
+    ----------
+    df
+        Long panel with columns ``unit``, ``time``, ``value`` (strictly
+        positive) and any ``controls``.
+    value
+        The indicator, e.g. ``"gtfp"``.
+    unit, time
+        Column names.
+    start, end
+        First and last year; units must be observed in both.
+    controls
+        Columns of per-unit controls (e.g. a 0/1 regional dummy), taken at
+        ``start``; dummies for a categorical are the caller's choice.
+
+    Returns
+    -------
+    BetaConvergence
+
+    Raises
+    ------
+    KeyError
+        A column is missing.
+    ValueError
+        ``end <= start``, fewer than ``3 + len(controls)`` units, a control
+        that does not vary, or years outside the data.
+    PanelError
+        Duplicated unit-years, non-positive or missing values, or units
+        missing ``start`` or ``end``.
+    """
+    controls = list(controls or [])
+    what = "beta_convergence"
+    _check_columns(df, controls, what)
+    if int(end) <= int(start):
+        raise ValueError(f"{what}: end ({end}) must be after start ({start}).")
+    panel = _prepared(df, value, unit, time, positive=True, what=what)
+    y0 = _values_in(panel, value, unit, time, start, what)
+    y1 = _values_in(panel, value, unit, time, end, what)
+    lost = y0.index.symmetric_difference(y1.index)
+    if len(lost):
+        raise PanelError(
+            f"{what}: unit(s) {format_list(lost)} are observed in only one of {start} and {end}. "
+            "Drop them or choose years every unit covers."
+        )
+    T = int(end) - int(start)
+    out = pd.DataFrame({"log_initial": np.log(y0), "growth": (np.log(y1) - np.log(y0.reindex(y1.index))) / T})
+    if controls:
+        z = df[df[time] == int(start)].drop_duplicates(unit).set_index(unit)[controls]
+        out = out.join(z.astype(float))
+        if out[controls].isna().any().any():
+            raise ValueError(f"{what}: controls {controls} are missing for some units in {start}; fill or drop them.")
+        flat = [c for c in controls if out[c].nunique() < 2]
+        if flat:
+            raise ValueError(f"{what}: control(s) {flat} do not vary across units; drop them.")
+    k = 2 + len(controls)
+    if len(out) <= k:
+        raise ValueError(f"{what}: {len(out)} units cannot identify {k} coefficients; use more units.")
+    if out["log_initial"].nunique() < 2:
+        raise ValueError(f"{what}: every unit starts at the same level, so beta is not identified.")
+    X = np.column_stack([np.ones(len(out)), out["log_initial"].to_numpy(), out[controls].to_numpy(dtype=float)])
+    fit = _ols(out["growth"].to_numpy(), X)
+    beta, se = float(fit.params[1]), float(fit.bse[1])
+    ratio = 1.0 + beta * T
+    speed = float(-np.log(ratio) / T) if ratio > 0 else float("nan")
+    half_life = float(np.log(2) / speed) if speed > 0 else float("nan")
+    return BetaConvergence(
+        beta=beta,
+        se=se,
+        t=float(fit.tvalues[1]),
+        p=float(fit.pvalues[1]),
+        speed=speed,
+        half_life=half_life,
+        r2=float(fit.rsquared),
+        n=len(out),
+        years=T,
+        data=out.reset_index(),
+    )
+
+
+def sigma_convergence(
+    df: pd.DataFrame,
+    value: str,
+    *,
+    unit: str = "region_code",
+    time: str = "year",
+    by: str | None = None,
+) -> SigmaConvergence:
+    """Cross-section dispersion by year and its linear trend.
+
+    Parameters
+    ----------
+    df
+        Long panel with columns ``unit``, ``time``, ``value`` (strictly
+        positive) and ``by`` if given.
+    value
+        The indicator.
+    unit, time
+        Column names.
+    by
+        Optional grouping column (e.g. ``"group"``): dispersion is then
+        computed within each group and year.
+
+    Returns
+    -------
+    SigmaConvergence
+
+    Raises
+    ------
+    KeyError, PanelError, ValueError
+        Missing columns; duplicated, missing or non-positive values; fewer
+        than three years or a year-group with fewer than two units.
+    """
+    what = "sigma_convergence"
+    panel = _prepared(df, value, unit, time, positive=True, what=what, extra=[by] if by else [])
+    keys = [by, time] if by else [time]
+    logs = np.log(panel[value])
+    g_log = logs.groupby([panel[k] for k in keys], observed=True)
+    g_val = panel.groupby(keys, observed=True)[value]
+    table = pd.DataFrame({"n": g_val.size(), "sd_log": g_log.std(ddof=1), "cv": g_val.std(ddof=1) / g_val.mean()})
+    table = table.reset_index()
+    if (table["n"] < 2).any():
+        thin = table[table["n"] < 2]
+        raise ValueError(
+            f"{what}: dispersion needs at least two units per year; {format_list(thin[keys].itertuples(index=False))} "
+            "have fewer. Drop those years or groups."
+        )
+    if table[time].nunique() < 3:
+        raise ValueError(f"{what}: a trend needs at least three years; got {table[time].nunique()}.")
+    X = [np.ones(len(table)), table[time].to_numpy(dtype=float)]
+    if by:
+        dummies = pd.get_dummies(table[by], drop_first=True, dtype=float)
+        X.extend(dummies[c].to_numpy() for c in dummies.columns)
+    fit = _ols(table["sd_log"].to_numpy(), np.column_stack(X))
+    return SigmaConvergence(table=table, slope=float(fit.params[1]), se=float(fit.bse[1]), p=float(fit.pvalues[1]))
+
+
+def leapfrogging(
+    df: pd.DataFrame,
+    value: str,
+    *,
+    unit: str = "region_code",
+    time: str = "year",
+    start: int | tuple[int, int],
+    end: int | tuple[int, int],
+    q: int = 4,
+) -> Leapfrogging:
+    """Quantile groups at the start and end, the transition matrix and the bottom-to-top movers.
+
+    Parameters
+    ----------
+    df
+        Long panel with columns ``unit``, ``time`` and ``value``.
+    value
+        The indicator ranked (higher is better).
+    unit, time
+        Column names.
+    start, end
+        A year or a ``(first, last)`` window; with a window each unit's mean
+        over it is ranked, which damps single-year noise.
+    q
+        Number of quantile groups (4: quartiles).
+
+    Returns
+    -------
+    Leapfrogging
+
+    Raises
+    ------
+    KeyError, PanelError, ValueError
+        Missing columns, bad values, windows not covered by every unit, units
+        observed in only one window, ``q < 2`` or fewer units than groups.
+    """
+    what = "leapfrogging"
+    if int(q) != q or q < 2:
+        raise ValueError(f"{what}: q must be an integer >= 2, got {q!r}.")
+    q = int(q)
+    panel = _prepared(df, value, unit, time, positive=False, what=what)
+    v0 = _values_in(panel, value, unit, time, start, what)
+    v1 = _values_in(panel, value, unit, time, end, what)
+    lost = v0.index.symmetric_difference(v1.index)
+    if len(lost):
+        raise PanelError(f"{what}: unit(s) {format_list(lost)} are observed in only one window; drop them.")
+    if len(v0) < q:
+        raise ValueError(f"{what}: {len(v0)} units cannot fill {q} groups; lower q.")
+    labels = list(range(1, q + 1))
+
+    def groups(v: pd.Series) -> pd.Series:
+        # Ranking first breaks ties by order, so equal values never leave a group empty.
+        return pd.qcut(v.rank(method="first"), q, labels=labels).astype(int)
+
+    classes = pd.DataFrame({"value_start": v0, "value_end": v1.reindex(v0.index)})
+    classes["q_start"] = groups(classes["value_start"])
+    classes["q_end"] = groups(classes["value_end"])
+    classes["leapfrog"] = (classes["q_start"] == 1) & (classes["q_end"] == q)
+    counts = pd.crosstab(classes["q_start"], classes["q_end"]).reindex(index=labels, columns=labels, fill_value=0)
+    transitions = counts.div(counts.sum(axis=1), axis=0)
+    return Leapfrogging(classes=classes.reset_index(), transitions=transitions, counts=counts)
+
+
+def share_above(
+    df: pd.DataFrame,
+    value: str = "nqpf",
+    *,
+    threshold: float = 1.0,
+    by: Sequence[str] = ("year",),
+) -> pd.DataFrame:
+    """Share of rows with ``value > threshold`` within each ``by`` cell.
+
+    Parameters
+    ----------
+    df
+        Any table with ``value`` and the ``by`` columns (e.g. region-years
+        with ``group`` and ``year``).
+    value
+        The column compared with ``threshold``.
+    threshold
+        Strict lower bound; 1 for "NQPF above its path".
+    by
+        Grouping columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``by`` + ``n``, ``n_above`` and ``share``.
+
+    Raises
+    ------
+    KeyError
+        A column is missing.
+    ValueError
+        ``value`` is not numeric or has missing values, or ``by`` is empty.
+    """
+    by = list(by)
+    if not by:
+        raise ValueError("share_above: give at least one grouping column in `by`.")
+    _check_columns(df, [value, *by], "share_above")
+    if not pd.api.types.is_numeric_dtype(df[value]) or df[value].isna().any():
+        raise ValueError(f"share_above: column {value!r} must be numeric without missing values; clean it first.")
+    above = (df[value] > threshold).rename("above")
+    g = above.groupby([df[c] for c in by], observed=True)
+    out = pd.DataFrame({"n": g.size(), "n_above": g.sum().astype(int)})
+    out["share"] = out["n_above"] / out["n"]
+    return out.reset_index()

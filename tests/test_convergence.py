@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nqpf_helpers.convergence import beta_convergence, leapfrogging, share_above, sigma_convergence
+from nqpf_helpers.validate import PanelError
+
+
+def ar_panel(rate: float, n: int = 30, years: int = 11, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """log y_it - mu = (1 - rate)^t (log y_i0 - mu): rate > 0 converges, rate < 0 diverges."""
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(0.0, 0.5, n)
+    rows = []
+    for t in range(years):
+        x = -1.0 + (1 - rate) ** t * x0 + noise * rng.normal(size=n)
+        rows.append(pd.DataFrame({"unit": [f"u{i}" for i in range(n)], "year": 2000 + t, "y": np.exp(x)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_beta_recovers_the_speed_of_a_noiseless_converging_panel():
+    rate, T = 0.08, 10
+    res = beta_convergence(ar_panel(rate), "y", unit="unit", start=2000, end=2000 + T)
+    assert res.beta == pytest.approx(((1 - rate) ** T - 1) / T)
+    assert res.speed == pytest.approx(-np.log(1 - rate))
+    assert res.half_life == pytest.approx(np.log(2) / -np.log(1 - rate))
+    assert res.r2 == pytest.approx(1.0)
+    assert res.n == 30 and res.years == T and res.converging
+
+
+def test_beta_detects_convergence_with_noise_and_not_divergence():
+    conv = beta_convergence(ar_panel(0.1, n=80, noise=0.05), "y", unit="unit", start=2000, end=2010)
+    div = beta_convergence(ar_panel(-0.05, n=80, noise=0.05), "y", unit="unit", start=2000, end=2010)
+    assert conv.converging and conv.beta < 0
+    assert not div.converging and div.beta > 0
+    assert np.isnan(div.speed) or div.speed < 0
+    assert np.isnan(div.half_life)
+
+
+def test_beta_with_a_control_absorbs_group_specific_steady_states():
+    # Two clubs converging to different levels: absolute beta is biased, conditional beta is exact.
+    a, b = ar_panel(0.1, n=20, seed=1), ar_panel(0.1, n=20, seed=2)
+    b = b.assign(unit="b" + b["unit"], y=b["y"] * np.exp(1.5))
+    df = pd.concat([a.assign(club=0.0), b.assign(club=1.0)], ignore_index=True)
+    res = beta_convergence(df, "y", unit="unit", start=2000, end=2010, controls=["club"])
+    assert res.beta == pytest.approx((0.9**10 - 1) / 10)
+    assert "club" in res.data.columns
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.01, 0.3), st.floats(-3, 3), st.integers(0, 1000))
+def test_beta_is_invariant_to_rescaling_the_indicator(rate, shift, seed):
+    df = ar_panel(rate, n=15, noise=0.02, seed=seed)
+    base = beta_convergence(df, "y", unit="unit", start=2000, end=2010)
+    scaled = beta_convergence(df.assign(y=df["y"] * np.exp(shift)), "y", unit="unit", start=2000, end=2010)
+    assert scaled.beta == pytest.approx(base.beta, abs=1e-9)
+    assert scaled.se == pytest.approx(base.se, rel=1e-6, abs=1e-12)
+
+
+def test_beta_bad_input():
+    df = ar_panel(0.1)
+    with pytest.raises(ValueError, match="after start"):
+        beta_convergence(df, "y", unit="unit", start=2005, end=2005)
+    with pytest.raises(KeyError, match="not found"):
+        beta_convergence(df, "gtfp", unit="unit", start=2000, end=2010)
+    with pytest.raises(PanelError, match="positive"):
+        beta_convergence(df.assign(y=-df["y"]), "y", unit="unit", start=2000, end=2010)
+    with pytest.raises(PanelError, match="u0"):
+        beta_convergence(df[~((df.unit == "u0") & (df.year == 2010))], "y", unit="unit", start=2000, end=2010)
+    with pytest.raises(ValueError, match="no rows"):
+        beta_convergence(df, "y", unit="unit", start=2000, end=2030)
+    with pytest.raises(ValueError, match="do not vary"):
+        beta_convergence(df.assign(c=1.0), "y", unit="unit", start=2000, end=2010, controls=["c"])
+
+
+def test_sigma_flat_for_constant_dispersion_and_falling_when_converging():
+    # Each year a permutation of the same cross-section: dispersion is exactly constant.
+    rng = np.random.default_rng(0)
+    values = np.exp(rng.normal(size=25))
+    rows = [pd.DataFrame({"unit": range(25), "year": t, "y": rng.permutation(values)}) for t in range(2000, 2012)]
+    flat = sigma_convergence(pd.concat(rows), "y", unit="unit")
+    assert flat.table["sd_log"].std() < 1e-12
+    assert abs(flat.slope) < 1e-12 and not flat.converging
+    conv = sigma_convergence(ar_panel(0.1), "y", unit="unit")
+    assert conv.converging and conv.table["sd_log"].is_monotonic_decreasing
+    assert not sigma_convergence(ar_panel(-0.05), "y", unit="unit").converging
+
+
+def test_sigma_by_group_computes_within_group_dispersion():
+    a, b = ar_panel(0.1, seed=1).assign(g="a"), ar_panel(-0.05, seed=2).assign(g="b")
+    b["unit"] = "b" + b["unit"]
+    res = sigma_convergence(pd.concat([a, b]), "y", unit="unit", by="g")
+    alone = sigma_convergence(a, "y", unit="unit").table.set_index("year")["sd_log"]
+    within = res.table[res.table.g == "a"].set_index("year")["sd_log"]
+    pd.testing.assert_series_equal(within, alone)
+    assert set(res.table.columns) == {"g", "year", "n", "sd_log", "cv"}
+
+
+def test_sigma_bad_input():
+    df = ar_panel(0.1)
+    with pytest.raises(ValueError, match="three years"):
+        sigma_convergence(df[df.year < 2002], "y", unit="unit")
+    with pytest.raises(ValueError, match="at least two units"):
+        sigma_convergence(df[(df.unit == "u0") | (df.year > 2000)], "y", unit="unit")
+    with pytest.raises(KeyError):
+        sigma_convergence(df, "y", unit="unit", by="group")
+
+
+def test_leapfrogging_on_a_constructed_example():
+    # 8 units, quartiles of 2: 'a' and 'b' start at the bottom, 'a' ends at the top.
+    start = dict(a=1, b=2, c=3, d=4, e=5, f=6, g=7, h=8)
+    end = dict(a=9, b=1.5, c=3, d=4, e=5, f=6, g=7, h=8)
+    df = pd.concat(
+        [pd.DataFrame({"unit": list(v), "year": yr, "y": list(v.values())}) for yr, v in [(2010, start), (2020, end)]]
+    )
+    res = leapfrogging(df, "y", unit="unit", start=2010, end=2020)
+    assert res.leapfroggers["unit"].tolist() == ["a"]
+    assert res.counts.to_numpy().sum() == 8
+    assert res.counts.loc[1, 4] == 1 and res.counts.loc[1, 1] == 1
+    np.testing.assert_allclose(res.transitions.sum(axis=1), 1.0)
+
+
+def test_leapfrogging_windows_average_years():
+    df = pd.DataFrame({"unit": ["a", "a", "b", "b", "a", "b"], "year": [1, 2, 1, 2, 3, 3], "y": [1, 5, 2, 3, 0, 9]})
+    res = leapfrogging(df, "y", unit="unit", start=(1, 2), end=3, q=2).classes.set_index("unit")
+    assert res.loc["a", "value_start"] == 3 and res.loc["b", "value_start"] == 2.5
+    assert res.loc["b", "q_start"] == 1 and res.loc["b", "leapfrog"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(4, 40), st.integers(2, 5), st.integers(0, 10_000))
+def test_transition_rows_sum_to_one_and_groups_are_balanced(n, q, seed):
+    if n < q:
+        return
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"unit": np.tile(np.arange(n), 2), "year": np.repeat([0, 1], n), "y": rng.normal(size=2 * n).round(1)})
+    res = leapfrogging(df, "y", unit="unit", start=0, end=1, q=q)
+    np.testing.assert_allclose(res.transitions.sum(axis=1), 1.0)
+    sizes = res.classes["q_start"].value_counts()
+    assert sizes.max() - sizes.min() <= 1  # ties never empty a group
+    assert res.leapfroggers.equals(res.classes[(res.classes.q_start == 1) & (res.classes.q_end == q)])
+
+
+def test_leapfrogging_bad_input():
+    df = ar_panel(0.1, n=6)
+    with pytest.raises(ValueError, match="q must be"):
+        leapfrogging(df, "y", unit="unit", start=2000, end=2010, q=1)
+    with pytest.raises(ValueError, match="cannot fill"):
+        leapfrogging(df, "y", unit="unit", start=2000, end=2010, q=7)
+    with pytest.raises(ValueError, match="first <= last"):
+        leapfrogging(df, "y", unit="unit", start=(2005, 2000), end=2010)
+
+
+def test_share_above_counts_strictly_above():
+    df = pd.DataFrame({"g": ["a", "a", "a", "b", "b"], "year": 1, "nqpf": [0.5, 1.0, 1.5, 2.0, -3.0]})
+    out = share_above(df, by=["g", "year"]).set_index("g")
+    assert out.loc["a", "n"] == 3 and out.loc["a", "n_above"] == 1
+    assert out.loc["b", "share"] == pytest.approx(0.5)
+    assert share_above(df, threshold=-10, by=["g"])["share"].eq(1).all()
+    with pytest.raises(ValueError, match="grouping"):
+        share_above(df, by=[])
+    with pytest.raises(ValueError, match="missing"):
+        share_above(df.assign(nqpf=[1, np.nan, 1, 1, 1]), by=["g"])
