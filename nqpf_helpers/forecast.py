@@ -111,7 +111,7 @@ Horizon = Literal["one_step", "recursive"]
 def matlab_round(x: float) -> int:
     """Round half away from zero, as MATLAB's ``round`` does.
 
-    Python's :func:`round` rounds halves to even, which would shift the
+    Python's built-in ``round`` rounds halves to even, which would shift the
     training/test boundary whenever ``share * n`` ends in .5.
     """
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)

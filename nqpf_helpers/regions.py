@@ -112,9 +112,9 @@ _PROVINCES: tuple[tuple[str, str, str, str, bool], ...] = (
 _PROVINCE_BY_PREFIX = {row[0][:2]: row for row in _PROVINCES}
 # Province-level cities: their districts are counties with no city between.
 MUNICIPALITIES = ("110000", "120000", "310000", "500000")
-# The 11 provincial units with a sea coast (the usual "coastal provinces" of
-# Chinese regional statistics).  Not the NBS "East": Beijing is East but
-# inland, Guangxi is coastal but West, Liaoning coastal but Northeast.
+#: The 11 provincial units with a sea coast (the usual "coastal provinces" of
+#: Chinese regional statistics).  Not the NBS "East": Beijing is East but
+#: inland, Guangxi is coastal but West, Liaoning coastal but Northeast.
 COASTAL_PROVINCES = (
     "120000", "130000", "210000", "310000", "320000", "330000",
     "350000", "370000", "440000", "450000", "460000",
