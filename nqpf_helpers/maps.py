@@ -253,7 +253,12 @@ class ColourScale:
             f'<span style="display:inline-block;width:12px;height:10px;background:{_NA_COLOUR};'
             'border:1px solid #999;margin-right:4px;vertical-align:middle"></span>no data'
         )
-        note_html = f'<div style="color:#666;font-size:10px;margin-top:2px">{html.escape(note)}</div>' if note else ""
+        note_html = (
+            f'<div style="color:#666;font-size:10px;margin-top:2px;max-width:{width + 2 * left}px">'
+            f"{html.escape(note)}</div>"
+            if note
+            else ""
+        )
         return (
             '<div class="nqpf-legend" style="background:rgba(255,255,255,0.9);padding:6px 8px;'
             'border-radius:4px;font:12px/1.3 sans-serif;box-shadow:0 0 4px rgba(0,0,0,0.3)">'
@@ -506,7 +511,9 @@ def unmatched_codes(
         unknown) and ``reason``; world: ``iso3``, ``name``, ``reason``.  Empty
         when every code has a boundary.
     """
-    return _prepare(df, value=value, key=code, time=time, level=level, simplify="default").unmatched
+    # Unsimplified boundaries: the join needs only their keys, and simplifying
+    # a county layer costs more than reading it.
+    return _prepare(df, value=value, key=code, time=time, level=level, simplify=None).unmatched
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,378 @@
+"""Tests for nqpf_helpers.maps: offline assets, joins, the year selector, saving, static maps."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw figures without a display
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpf_helpers import data, maps, regions
+from nqpf_helpers.maps import MapInputError
+
+# Asset references: script src, link href, CSS url() and @import.
+_ASSET_REFS = [
+    re.compile(r"<script[^>]*\bsrc\s*=\s*[\"']([^\"']+)", re.I),
+    re.compile(r"<link[^>]*\bhref\s*=\s*[\"']([^\"']+)", re.I),
+    re.compile(r"url\(\s*[\"']?([^\"')]+)", re.I),
+    re.compile(r"@import\s+(?:url\()?\s*[\"']([^\"']+)", re.I),
+]
+_EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+
+
+def asset_refs(html: str) -> list[str]:
+    return [ref for pattern in _ASSET_REFS for ref in pattern.findall(html)]
+
+
+def embedded_geojson(html: str) -> dict:
+    match = re.search(r"/\*nqpf-geojson\*/(.*?)/\*end-nqpf-geojson\*/", html, re.S)
+    assert match, "the map's GeoJSON literal is not in the HTML"
+    return json.loads(match.group(1))
+
+
+def embedded_years(html: str) -> list:
+    match = re.search(r"var years = (\[.*?\]);", html)
+    assert match
+    return json.loads(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def province() -> pd.DataFrame:
+    return data.load_published_nqpf("province")
+
+
+@pytest.fixture(scope="module")
+def province_map(province):
+    m = maps.china_choropleth(province)
+    return m, m.get_root().render()
+
+
+@pytest.fixture(scope="module")
+def world() -> pd.DataFrame:
+    panel = data.load_world_panel(2010, 2017)
+    # Any per-country, per-year number exercises the join; labour productivity will do.
+    return panel.assign(productivity=panel["gdp"] / panel["labour"])
+
+
+# ---------------------------------------------------------------------------
+# offline assets
+# ---------------------------------------------------------------------------
+def test_default_map_loads_no_external_asset(province_map):
+    m, html = province_map
+    refs = asset_refs(html)
+    assert refs, "expected at least Leaflet's script and stylesheet"
+    external = [r for r in refs if _EXTERNAL.match(r)]
+    assert external == []
+    # No link to an outside host at all (attribution is off without tiles).
+    assert not re.search(r"href\s*=\s*[\"'](?:https?:)?//", html, re.I)
+    # Only Leaflet is loaded, from the asset base, and each file exists in the package.
+    scripts = re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']([^\"']+)", html)
+    assert scripts == [f"{maps.DEFAULT_ASSET_BASE}/leaflet/leaflet.js"]
+    files = maps.asset_files()
+    for ref in refs:
+        if ref.startswith("#"):
+            continue
+        rel = ref.removeprefix(maps.DEFAULT_ASSET_BASE + "/")
+        assert rel in files, ref
+    assert "jquery" not in html.lower() and "bootstrap" not in html.lower()
+
+
+def test_asset_files_exist_and_css_images_are_included():
+    files = maps.asset_files()
+    assert {"leaflet/leaflet.js", "leaflet/leaflet.css"} <= set(files)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in files.values())
+    css = files["leaflet/leaflet.css"].read_text()
+    for image in re.findall(r"url\(\s*[\"']?(images/[^\"')]+)", css):
+        assert f"leaflet/{image}" in files, image
+
+
+def test_tiles_only_when_asked(province):
+    m = maps.china_choropleth(province[province["year"] == 2020], tiles="OpenStreetMap")
+    html = m.get_root().render()
+    assert "tile.openstreetmap.org" in html
+    # the optional tile layer is the only external reference; the assets stay local
+    assert not [r for r in asset_refs(html) if _EXTERNAL.match(r)]
+
+
+def test_sphinx_extension_copies_assets(tmp_path):
+    from nqpf_helpers import sphinx_maps
+
+    registered = []
+    app = SimpleNamespace(connect=lambda event, fn: registered.append((event, fn)))
+    meta = sphinx_maps.setup(app)
+    assert meta["parallel_read_safe"] and registered[0][0] == "build-finished"
+    handler = registered[0][1]
+    handler(SimpleNamespace(builder=SimpleNamespace(format="latex"), outdir=str(tmp_path)), None)
+    assert not (tmp_path / "_static").exists()
+    handler(SimpleNamespace(builder=SimpleNamespace(format="html"), outdir=str(tmp_path)), None)
+    for rel in maps.asset_files():
+        assert (tmp_path / "_static" / "nqpf-maps" / rel).is_file()
+
+
+# ---------------------------------------------------------------------------
+# joins: every code matched or listed
+# ---------------------------------------------------------------------------
+def _check_partition(codes: set[str], matched: set[str], unmatched: set[str]) -> None:
+    assert matched | unmatched == codes
+    assert matched & unmatched == set()
+
+
+@pytest.mark.parametrize("level", ["province", "city"])
+def test_published_codes_matched_or_listed(level):
+    df = data.load_published_nqpf(level)
+    m = maps.china_choropleth(df)
+    assert m.nqpf_level == level
+    geo = embedded_geojson(m.get_root().render())
+    drawn_with_values = {f["properties"]["id"] for f in geo["features"] if "v" in f["properties"]}
+    unmatched = set(m.unmatched["region_code"])
+    _check_partition(set(df["region_code"]), drawn_with_values, unmatched)
+    assert set(m.nqpf_matched) == drawn_with_values
+    # independent check against the boundary layer itself
+    keys = set(regions.boundaries(level)["region_code"])
+    assert unmatched == set(df["region_code"]) - keys
+    assert m.unmatched["reason"].str.len().gt(0).all()
+    if level == "city":
+        row = m.unmatched.set_index("region_code").loc["371200"]
+        assert "abolished or merged" in row["reason"]
+
+
+def test_county_codes_matched_or_listed():
+    df = data.load_published_nqpf("county")
+    unmatched = maps.unmatched_codes(df)
+    keys = set(regions.boundaries("county")["region_code"])
+    codes = set(df["region_code"])
+    matched = codes & keys
+    _check_partition(codes, matched, set(unmatched["region_code"]))
+    # the data README counts about 2,662 of 2,711 counties with a boundary
+    assert len(matched) >= 2600
+
+
+def test_world_countries_matched_or_listed(world):
+    m = maps.world_choropleth(world, value="productivity")
+    geo = embedded_geojson(m.get_root().render())
+    drawn = {f["properties"]["id"] for f in geo["features"] if "v" in f["properties"]}
+    codes = set(world["iso3"])
+    _check_partition(codes, drawn, set(m.unmatched["iso3"]))
+    assert {"CHN", "USA", "FRA", "NOR"} <= drawn  # FRA and NOR have ISO_A3 -99 upstream
+    assert m.unmatched["name"].notna().all()  # named from the panel's country column
+    assert not m.nqpf_scale.center  # not an NQPF column: sequential scale
+
+
+# ---------------------------------------------------------------------------
+# year selector
+# ---------------------------------------------------------------------------
+def test_year_selector_carries_each_years_values(province, province_map):
+    m, html = province_map
+    years = embedded_years(html)
+    assert years == sorted(province["year"].unique().tolist())
+    assert 'type="range"' in html
+    features = {f["properties"]["id"]: f["properties"] for f in embedded_geojson(html)["features"]}
+    lookup = province.set_index(["region_code", "year"])["nqpf"]
+    rng = np.random.default_rng(0)
+    for code in rng.choice(sorted(features), size=6, replace=False):
+        props = features[code]
+        assert len(props["v"]) == len(years) == len(props["c"])
+        for i, year in enumerate(years):
+            assert props["v"][i] == pytest.approx(lookup[(code, year)], rel=1e-3)
+        assert props["c"] == m.nqpf_scale.colours([lookup[(code, y)] for y in years])
+    # Colours change over time somewhere, or the selector would show nothing.
+    assert any(len(set(p["c"])) > 1 for p in features.values())
+
+
+def test_geometry_is_written_once_with_rounded_coordinates(province_map):
+    _, html = province_map
+    geo = embedded_geojson(html)
+    assert len(geo["features"]) == 31
+    coords = re.findall(r"-?\d+\.\d+", json.dumps(geo["features"][0]["geometry"]))
+    assert coords and max(len(c.split(".")[1]) for c in coords) <= 3
+    assert html.count('"type":"FeatureCollection"') == 1
+
+
+def test_single_cross_section_has_no_selector(province):
+    one = province[province["year"] == 2015].drop(columns="year")
+    html = maps.china_choropleth(one, time=None).get_root().render()
+    assert embedded_years(html) == ["value"]
+    assert len(embedded_geojson(html)["features"]) == 31
+
+
+def test_missing_years_are_no_data_not_dropped(province):
+    df = province[~((province["region_code"] == "540000") & (province["year"] == 2022))]
+    m = maps.china_choropleth(df)
+    props = {f["properties"]["id"]: f["properties"] for f in embedded_geojson(m.get_root().render())["features"]}
+    assert props["540000"]["v"][-1] is None and props["540000"]["c"][-1] is None
+    assert props["540000"]["v"][0] is not None
+
+
+# ---------------------------------------------------------------------------
+# colour scale
+# ---------------------------------------------------------------------------
+def test_nqpf_scale_diverges_at_one(province_map):
+    m, _ = province_map
+    scale = m.nqpf_scale
+    assert scale.center == 1.0 and scale.vmin < 1 < scale.vmax
+    assert float(scale.norm(1.0)) == pytest.approx(0.5)
+    below, above = scale.colours([scale.vmin, scale.vmax])
+    rgb = lambda h: tuple(int(h[i : i + 2], 16) for i in (1, 3, 5))  # noqa: E731
+    assert rgb(below)[0] > rgb(below)[2]  # red below 1
+    assert rgb(above)[2] > rgb(above)[0]  # blue above 1
+
+
+def test_colour_scale_clips_and_reports_extremes():
+    values = np.r_[np.linspace(0.8, 1.2, 200), -50.0, 80.0]
+    scale = maps.colour_scale(values, center=1.0)
+    assert scale.clipped_low and scale.clipped_high
+    assert -50 < scale.vmin < 0.85 and 1.15 < scale.vmax < 80
+    assert scale.colours([-50.0])[0] == scale.colours([scale.vmin])[0]
+    assert scale.colours([np.nan]) == [None]
+    legend = scale.legend_html("NQPF")
+    assert "≤" in legend and "≥" in legend and "<svg" in legend
+    with pytest.raises(MapInputError, match="No finite value"):
+        maps.colour_scale([np.nan, np.inf])
+
+
+# ---------------------------------------------------------------------------
+# save_map
+# ---------------------------------------------------------------------------
+def test_save_map_bundles_assets_and_works_offline(province_map, tmp_path):
+    m, _ = province_map
+    out = maps.save_map(m, tmp_path / "map.html")
+    html = out.read_text(encoding="utf-8")
+    refs = [r for r in asset_refs(html) if not r.startswith("#")]
+    assert refs and not [r for r in refs if _EXTERNAL.match(r)]
+    for ref in refs:
+        assert ref.startswith(maps.ASSET_DIRNAME + "/")
+        assert (tmp_path / ref).is_file(), ref
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["map.html", maps.ASSET_DIRNAME])
+    # the map object itself still points at the book's asset base
+    assert f"{maps.DEFAULT_ASSET_BASE}/leaflet/leaflet.js" in m.get_root().render()
+    # saving a second map next to the first reuses the folder
+    maps.save_map(m, tmp_path / "again.html")
+    assert (tmp_path / "again.html").is_file()
+
+
+def test_save_map_without_bundle_keeps_asset_base(province_map, tmp_path):
+    m, _ = province_map
+    html = maps.save_map(m, tmp_path / "page.html", bundle_assets=False).read_text(encoding="utf-8")
+    assert f"{maps.DEFAULT_ASSET_BASE}/leaflet/leaflet.css" in html
+    assert not (tmp_path / maps.ASSET_DIRNAME).exists()
+
+
+def test_save_map_failure_leaves_nothing(province_map, tmp_path, monkeypatch):
+    m, _ = province_map
+
+    def broken(dest):
+        Path(dest, "leaflet").mkdir(parents=True, exist_ok=True)
+        Path(dest, "leaflet", "partial.js").write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(maps, "copy_assets", broken)
+    with pytest.raises(OSError, match="disk full"):
+        maps.save_map(m, tmp_path / "map.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_map_needs_existing_folder(province_map, tmp_path):
+    m, _ = province_map
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        maps.save_map(m, tmp_path / "missing" / "map.html")
+
+
+# ---------------------------------------------------------------------------
+# static maps
+# ---------------------------------------------------------------------------
+def test_static_map_has_one_polygon_per_boundary_with_the_scale_colours(province, province_map):
+    m, _ = province_map
+    fig = maps.static_map(province, year=2015)
+    try:
+        map_ax, bar_ax = fig.axes
+        assert map_ax.get_title() == "2015"
+        (collection,) = map_ax.collections
+        faces = collection.get_facecolors()
+        assert len(faces) == 31
+        # same colour scale as the interactive map
+        values = province[province["year"] == 2015].set_index("region_code")["nqpf"]
+        keys = regions.boundaries("province")["region_code"]
+        expected = m.nqpf_scale.colours(values.reindex(keys).to_numpy())
+        got = ["#%02x%02x%02x" % tuple(np.rint(f[:3] * 255).astype(int)) for f in faces]
+        assert sorted(got) == sorted(expected)
+        assert fig.unmatched.empty
+    finally:
+        plt.close(fig)
+
+
+def test_static_map_into_given_axes_without_colorbar(province):
+    fig, ax = plt.subplots()
+    try:
+        out = maps.static_map(province, ax=ax, colorbar=False)
+        assert out is fig and fig.axes == [ax] and ax.get_title() == "2022"
+    finally:
+        plt.close(fig)
+
+
+def test_static_world_map(world):
+    fig = maps.static_map(world, value="productivity", code="iso3", level="world", year=2017)
+    try:
+        assert len(fig.axes) == 2
+        n_features = len(data.load_world_boundaries().dropna(subset=["iso3"]).drop_duplicates("iso3"))
+        assert len(fig.axes[0].collections[0].get_facecolors()) == n_features
+        assert set(fig.unmatched["iso3"]) <= set(world["iso3"])
+    finally:
+        plt.close(fig)
+
+
+def test_small_multiples_share_one_scale(province):
+    fig = maps.static_small_multiples(province, years=[2010, 2016, 2022])
+    try:
+        titles = [ax.get_title() for ax in fig.axes]
+        assert titles[:3] == ["2010", "2016", "2022"] and len(fig.axes) == 4
+    finally:
+        plt.close(fig)
+    with pytest.raises(MapInputError, match="1999"):
+        maps.static_small_multiples(province, years=[1999])
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+def test_unknown_level(province):
+    with pytest.raises(MapInputError, match="level must be one of"):
+        maps.china_choropleth(province, level="township")
+    with pytest.raises(MapInputError, match="world_choropleth"):
+        maps.china_choropleth(province, level="world")
+
+
+def test_missing_value_column(province):
+    with pytest.raises(MapInputError, match=r"\['gdp'\] not found"):
+        maps.china_choropleth(province, value="gdp")
+    with pytest.raises(MapInputError, match="time=None"):
+        maps.china_choropleth(province.drop(columns="year"))
+
+
+def test_non_numeric_values(province):
+    bad = province.assign(nqpf=province["nqpf"].astype(str).where(province["year"] != 2012, "n/a"))
+    with pytest.raises(MapInputError, match=r"must be numeric.*'n/a'.*pd.to_numeric"):
+        maps.china_choropleth(bad)
+
+
+def test_duplicate_rows_and_bad_codes(province):
+    with pytest.raises(MapInputError, match="share a region_code/year"):
+        maps.china_choropleth(pd.concat([province, province.head(2)]))
+    with pytest.raises(regions.UnknownRegionError, match="12345"):
+        maps.china_choropleth(province.assign(region_code=province["region_code"].replace("110000", "12345")))
+
+
+def test_nothing_drawable_is_an_error():
+    df = pd.DataFrame({"region_code": ["371200"], "year": [2015], "nqpf": [1.1]})
+    with pytest.raises(MapInputError, match="nothing to draw"):
+        maps.china_choropleth(df)
+    listed = maps.unmatched_codes(df)
+    assert listed["region_code"].tolist() == ["371200"]
