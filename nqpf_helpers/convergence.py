@@ -12,7 +12,9 @@ indicator, here green TFP or NQPF:
 - :func:`leapfrogging` -- which units move from the bottom to the top
   quantile group, and the full quantile transition matrix;
 - :func:`share_above` -- share of units above a threshold (e.g. NQPF > 1)
-  by group and year.
+  by group and year;
+- :func:`average_growth` -- average annual log growth of several columns
+  between two years (e.g. inputs and outputs of the SBM model).
 
 Beta convergence is necessary but not sufficient for sigma convergence
 (regression to the mean produces a negative beta even when dispersion is
@@ -30,6 +32,7 @@ import pandas as pd
 from .validate import PanelError, format_list, validate_panel
 
 __all__ = [
+    "average_growth",
     "BetaConvergence",
     "Leapfrogging",
     "SigmaConvergence",
@@ -453,3 +456,55 @@ def share_above(
     out = pd.DataFrame({"n": g.size(), "n_above": g.sum().astype(int)})
     out["share"] = out["n_above"] / out["n"]
     return out.reset_index()
+
+
+def average_growth(
+    df: pd.DataFrame,
+    values: Sequence[str],
+    *,
+    unit: str = "region_code",
+    time: str = "year",
+    start: int,
+    end: int,
+) -> pd.DataFrame:
+    """Average annual log growth ``(log x_end - log x_start) / (end - start)`` per unit.
+
+    Parameters
+    ----------
+    df
+        Long panel with columns ``unit``, ``time`` and ``values`` (strictly
+        positive in ``start`` and ``end``).
+    values
+        Columns to compute growth for.
+    unit, time
+        Column names.
+    start, end
+        First and last year; every unit must be observed in both.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``unit``, one column per value (log points per year;
+        multiply by 100 for approximate percent).
+
+    Raises
+    ------
+    KeyError, ValueError, PanelError
+        Missing columns, ``end <= start``, units missing a year, or
+        non-positive values in either year.
+    """
+    values = list(values)
+    what = "average_growth"
+    if not values:
+        raise ValueError(f"{what}: give at least one column in `values`.")
+    if int(end) <= int(start):
+        raise ValueError(f"{what}: end ({end}) must be after start ({start}).")
+    _check_columns(df, [unit, time, *values], what)
+    ends = validate_panel(
+        df.loc[df[time].isin([int(start), int(end)]), [unit, time, *values]],
+        unit=unit, time=time, values=values, positive=values, balanced=True, consecutive=False, name=what,
+    )
+    if ends[time].nunique() < 2:
+        raise ValueError(f"{what}: the data do not cover both {start} and {end}; choose years inside the panel.")
+    wide = ends.set_index([unit, time])[values].astype(float)
+    return (np.log(wide.xs(int(end), level=time)) - np.log(wide.xs(int(start), level=time))) / (int(end) - int(start))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nqpf_helpers.convergence import beta_convergence, leapfrogging, share_above, sigma_convergence
+from nqpf_helpers.convergence import average_growth, beta_convergence, leapfrogging, share_above, sigma_convergence
 from nqpf_helpers.validate import PanelError
 
 
@@ -164,3 +164,21 @@ def test_share_above_counts_strictly_above():
         share_above(df, by=[])
     with pytest.raises(ValueError, match="missing"):
         share_above(df.assign(nqpf=[1, np.nan, 1, 1, 1]), by=["g"])
+
+
+def test_average_growth_recovers_constant_rates():
+    years = np.arange(2000, 2011)
+    df = pd.DataFrame(
+        {"unit": np.repeat(["a", "b"], len(years)), "year": np.tile(years, 2),
+         "k": np.concatenate([np.exp(0.03 * (years - 2000)), 5 * np.exp(-0.01 * (years - 2000))])}
+    )
+    df["l"] = 2.0
+    out = average_growth(df, ["k", "l"], unit="unit", start=2000, end=2010)
+    assert out.loc["a", "k"] == pytest.approx(0.03) and out.loc["b", "k"] == pytest.approx(-0.01)
+    assert (out["l"] == 0).all()
+    with pytest.raises(ValueError, match="after start"):
+        average_growth(df, ["k"], unit="unit", start=2010, end=2000)
+    with pytest.raises(PanelError):
+        average_growth(df[~((df.unit == "b") & (df.year == 2010))], ["k"], unit="unit", start=2000, end=2010)
+    with pytest.raises(PanelError, match="positive"):
+        average_growth(df.assign(l=0.0), ["l"], unit="unit", start=2000, end=2010)
