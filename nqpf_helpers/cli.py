@@ -1,21 +1,47 @@
-"""The ``nqpf`` command: fetch and check data, export tidy tables.
+"""The ``nqpf`` command: GTFP, growth paths and NQPF for your own panel; fetch and export the book's data.
 
 Examples
 --------
+``nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o gtfp.csv``
+``nqpf forecast gtfp.csv --protocol improved --seeds 20 --train-until 2009 -o nqpf.csv``
+``nqpf run panel.xlsx --sheet data --inputs labour,capital --good gdp --bad so2 -o results/``
+``nqpf run Test_Data.xlsx --layout authors --gtfp gtfp -o results/``
 ``nqpf fetch``                      fetch (or find) and verify every registered file
 ``nqpf export world-panel out.csv`` write the balanced PWT + CEDS panel
-``nqpf export published --level county out.csv``
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
-import tempfile
+import traceback
 from pathlib import Path
 
 from . import data
+from . import pipeline as pl
+
+PROTOCOL_NAMES = ["improved", "paper_one_step", "paper_recursive", "released_current", "released_first"]
+"""Keys of :data:`nqpf_helpers.forecast.PROTOCOLS`, listed here so that ``--help`` does not import TensorFlow."""
+
+EXIT_OK = 0
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+EXIT_OUTPUT = 3
+EXIT_INTERRUPTED = 130
+
+_EXIT_CODES = """\
+exit codes:
+  0    success
+  1    the input data cannot be used (missing column, duplicated unit-year, unbalanced panel,
+       non-numeric or negative values, series too short, unknown region code, unreadable file, ...)
+  2    wrong command-line usage (unknown option, missing argument)
+  3    the output cannot be written (folder missing, not writable, or already exists)
+  130  interrupted (Ctrl-C); nothing is left half-written
+
+Errors are printed as one paragraph, `nqpf: error: ...`, naming the problem and the fix;
+add --debug to see the Python traceback as well."""
 
 _EXPORTS = {
     "world-panel": lambda args: data.load_world_panel(args.start, args.end),
@@ -25,19 +51,82 @@ _EXPORTS = {
 
 
 def _write_atomically(df, out: Path) -> None:
-    # Write beside the target and rename, so a failure never leaves half a file behind.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    pl.write_csv_atomically(df, out)
 
 
-def _cmd_fetch(args: argparse.Namespace) -> int:
+def _split(text: str | None) -> list[str]:
+    return [c.strip() for c in (text or "").split(",") if c.strip()]
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    # Bars go to stderr; show them for a person at a terminal, or when asked.
+    return bool(args.progress or (not args.no_progress and sys.stderr.isatty()))
+
+
+def _input_settings(args: argparse.Namespace, argv: list[str]) -> dict:
+    return {
+        "input_file": str(Path(args.panel).resolve()),
+        "input_sha256": data.file_sha256(args.panel),
+        "sheet": args.sheet,
+        "layout": args.layout,
+        "command_line": "nqpf " + shlex.join(argv),
+    }
+
+
+def _read(args: argparse.Namespace):
+    panel = pl.read_panel(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout)
+    return panel, panel.attrs["unit"], panel.attrs["time"]
+
+
+def _cmd_gtfp(args: argparse.Namespace, argv: list[str]) -> int:
+    out = pl.check_output_path(args.output, overwrite=args.overwrite)
+    panel, unit, time = _read(args)
+    scores = pl.compute_gtfp(
+        panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
+        rts=args.rts, frontier=args.frontier, window=args.window, progress=_progress(args),
+    )
+    pl.write_csv_atomically(scores, out)
+    print(f"wrote GTFP for {scores[unit].nunique()} units x {scores[time].nunique()} years to {out}")
+    return EXIT_OK
+
+
+def _cmd_forecast(args: argparse.Namespace, argv: list[str]) -> int:
+    out = pl.check_output_path(args.output, overwrite=args.overwrite)
+    panel, unit, time = _read(args)
+    value = "gtfp" if args.layout == "authors" else args.value
+    if value not in panel.columns:
+        raise pl.InputError(
+            f"{Path(args.panel).name!r}: GTFP column {value!r} not found; columns are {list(panel.columns)}. "
+            "Name it with --value."
+        )
+    res = pl.compute_nqpf(
+        panel, unit=unit, time=time, value=value, protocol=args.protocol, seeds=args.seeds,
+        train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
+    )
+    pl.write_csv_atomically(res, out)
+    print(f"wrote growth paths and NQPF for {res[unit].nunique()} units, {res[time].min()}-{res[time].max()}, to {out}")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    out = pl.check_output_path(args.output, overwrite=args.overwrite)
+    panel, unit, time = _read(args)
+    if args.map:
+        # fail now, not after the models have run, if the units are meant as region codes but are not
+        pl.check_map_units(list(panel[unit].dropna().unique()))
+    gtfp_col = "gtfp" if (args.layout == "authors" and args.gtfp is None) else args.gtfp
+    result = pl.run_pipeline(
+        panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
+        gtfp=gtfp_col, rts=args.rts, frontier=args.frontier, window=args.window, protocol=args.protocol,
+        seeds=args.seeds, train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
+        extra_settings=_input_settings(args, argv),
+    )
+    pl.write_report(result, out, map=args.map, overwrite=args.overwrite)
+    print(f"wrote results.csv, settings.json and report.html for {result.settings['n_units']} units to {out}")
+    return EXIT_OK
+
+
+def _cmd_fetch(args: argparse.Namespace, argv: list[str]) -> int:
     failures = 0
     for name in data.registry():
         try:
@@ -49,23 +138,119 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    try:
-        table = _EXPORTS[args.table](args)
-    except (data.DataUnavailableError, data.DataIntegrityError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+def _cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
+    table = _EXPORTS[args.table](args)
     _write_atomically(table, Path(args.out))
     print(f"wrote {len(table)} rows to {args.out}")
-    return 0
+    return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def _add_input(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument("panel", help="CSV, Excel (.xlsx) or Parquet file, one row per unit and year")
+    g.add_argument("--sheet", help="Excel sheet name or 0-based position (default: the first sheet)")
+    g.add_argument("--unit", help=f"unit column (default: the first of {', '.join(pl.UNIT_CANDIDATES)} found)")
+    g.add_argument("--time", default="year", help="year column (default: year)")
+    g.add_argument("--layout", choices=["long", "authors"], default="long",
+                   help="'authors': the authors' Test_Data.xlsx columns ID, years, Variable (GTFP)")
+
+
+def _add_sbm(p: argparse.ArgumentParser, required: bool) -> None:
+    g = p.add_argument_group("GTFP (SBM with undesirable outputs)")
+    g.add_argument("--inputs", required=required, help="comma-separated input columns, e.g. labour,capital")
+    g.add_argument("--good", required=required, help="comma-separated good-output columns, e.g. gdp")
+    g.add_argument("--bad", default="", help="comma-separated bad-output columns, e.g. so2,nox,smoke")
+    g.add_argument("--rts", choices=["vrs", "crs"], default="vrs", help="returns to scale (default: vrs)")
+    g.add_argument("--frontier", choices=["global", "contemporaneous", "sequential", "window"], default="global",
+                   help="which years span the frontier (default: global)")
+    g.add_argument("--window", type=_positive_int, default=3, help="window width for --frontier window (default: 3)")
+
+
+def _add_forecast(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("growth path (LSTM)")
+    g.add_argument("--protocol", choices=PROTOCOL_NAMES, default="improved",
+                   help="forecast protocol (default: improved; see the book's LSTM chapter)")
+    g.add_argument("--seeds", type=_positive_int, default=20, help="number of seeds in the ensemble (default: 20)")
+    g.add_argument("--train-until", type=int, default=None,
+                   help="last training year (default: 2009; protocols that split by year only)")
+    g.add_argument("--epochs", type=_positive_int, default=None,
+                   help="training epochs (default: 300, as the authors); fewer only for quick trials")
+
+
+def _add_output(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument("-o", "--output", required=True, help=what)
+    g.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    g.add_argument("--progress", action="store_true", help="always show progress bars (default: only at a terminal)")
+    g.add_argument("--no-progress", action="store_true", help="never show progress bars")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nqpf", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    fetch = sub.add_parser("fetch", help="find or download every registered data file and verify its checksum")
+    """The argument parser of the ``nqpf`` command (all subcommands)."""
+    parser = argparse.ArgumentParser(
+        prog="nqpf", description=__doc__, formatter_class=_Formatter, epilog=_EXIT_CODES
+    )
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help: str, examples: str):
+        p = sub.add_parser(name, help=help, description=help + "\n\nexamples:\n" + examples,
+                           formatter_class=_Formatter, epilog=_EXIT_CODES)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the Python traceback on errors")
+        return p
+
+    gtfp = add(
+        "gtfp", "green TFP of every unit-year: SBM efficiency with undesirable outputs",
+        "  nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o gtfp.csv\n"
+        "  nqpf gtfp panel.parquet --unit iso3 --inputs emp,rnna --good rgdpna --rts crs -o gtfp.csv",
+    )
+    _add_input(gtfp)
+    _add_sbm(gtfp, required=True)
+    _add_output(gtfp, "output CSV (unit, year, gtfp, efficient, inefficiency by source)")
+    gtfp.set_defaults(func=_cmd_gtfp)
+
+    fc = add(
+        "forecast", "LSTM growth path per unit and NQPF = actual / predicted GTFP",
+        "  nqpf forecast gtfp.csv --protocol improved --seeds 20 --train-until 2009 -o nqpf.csv\n"
+        "  nqpf forecast Test_Data.xlsx --layout authors -o nqpf.csv",
+    )
+    _add_input(fc)
+    fc.add_argument("--value", default="gtfp", help="GTFP column (default: gtfp)")
+    _add_forecast(fc)
+    _add_output(fc, "output CSV (unit, year, split, actual, predicted, nqpf, ...)")
+    fc.set_defaults(func=_cmd_forecast)
+
+    run = add(
+        "run", "GTFP, growth paths and NQPF in one go; writes a results folder with an HTML report",
+        "  nqpf run panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o results/\n"
+        "  nqpf run Test_Data.xlsx --layout authors -o results/   (GTFP given: the SBM step is skipped)\n"
+        "The folder holds results.csv, settings.json (options, package version, input sha256, command line),\n"
+        "report.html and, for 6-digit Chinese codes or ISO3 country codes, map.html.",
+    )
+    _add_input(run)
+    _add_sbm(run, required=False)
+    run.add_argument("--gtfp", help="use this existing GTFP column and skip the SBM step")
+    _add_forecast(run)
+    _add_output(run, "output folder (created; must not exist unless --overwrite)")
+    run.add_argument("--no-map", dest="map", action="store_false", help="do not draw a map")
+    run.set_defaults(func=_cmd_run)
+
+    fetch = add("fetch", "find or download every registered data file and verify its checksum", "  nqpf fetch")
     fetch.set_defaults(func=_cmd_fetch)
-    export = sub.add_parser("export", help="write a tidy table as CSV")
+    export = add("export", "write one of the book's tidy tables as CSV",
+                 "  nqpf export world-panel out.csv\n  nqpf export published --level county out.csv")
     export.add_argument("table", choices=sorted(_EXPORTS))
     export.add_argument("out", help="output CSV path")
     export.add_argument("--level", default="province", choices=["province", "city", "county"])
@@ -75,10 +260,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str, debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    print(f"nqpf: error: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``nqpf`` command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run the ``nqpf`` command line and return its exit code (see ``nqpf --help``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and its message
+        return int(exc.code or 0)
+    debug = bool(getattr(args, "debug", False))
+    from nqpf_helpers.regions import UnknownRegionError
+    from nqpf_helpers.validate import PanelError
+
+    try:
+        return args.func(args, argv)
+    except KeyboardInterrupt:
+        _error("interrupted; no output was written.", debug)
+        return EXIT_INTERRUPTED
+    except pl.OutputError as err:
+        _error(str(err), debug)
+        return EXIT_OUTPUT
+    except UnknownRegionError as err:
+        _error(f"unknown region code for the map: {err} Or pass --no-map to skip the map.", debug)
+        return EXIT_INPUT
+    except (PanelError, pl.InputError, data.DataUnavailableError, data.DataIntegrityError) as err:
+        _error(str(err), debug)
+        return EXIT_INPUT
+    except (PermissionError, IsADirectoryError, NotADirectoryError) as err:
+        _error(f"cannot write or read {err.filename!r}: {err.strerror}. Choose another location or fix its "
+               "permissions.", debug)
+        return EXIT_OUTPUT
+    except FileNotFoundError as err:
+        _error(f"{err}. Check the path.", debug)
+        return EXIT_INPUT
+    except ValueError as err:
+        _error(f"{err}", debug)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

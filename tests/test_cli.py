@@ -1,12 +1,33 @@
-"""The nqpf command line."""
+"""The nqpf command line: happy paths (errors are catalogued in test_cli_errors.py)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from nqpf_helpers import cli
+from nqpf_helpers import pipeline as pl
+from nqpf_helpers.data import fetch, file_sha256
+
+QUICK = ["--seeds", "2", "--epochs", "15", "--no-progress"]
+SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]
 
 
+@pytest.fixture(scope="module")
+def panel_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("in") / "panel.csv"
+    pl.example_panel(4, 1998, 2014, codes="iso3", seed=2).to_csv(path, index=False)
+    return path
+
+
+# --------------------------------------------------------------------------- data commands
 def test_fetch_reports_every_file(capsys):
     assert cli.main(["fetch"]) == 0
     out = capsys.readouterr().out
@@ -28,8 +49,104 @@ def test_export_published(tmp_path):
     assert list(df.columns) == ["region_code", "year", "gtfp", "nqpf"]
 
 
-def test_export_leaves_nothing_on_failure(tmp_path, monkeypatch):
+def test_export_leaves_nothing_on_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NQPF_DATA_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("NQPF_OFFLINE", "1")
     assert cli.main(["export", "world-panel", str(tmp_path / "w.csv")]) == 1
     assert list(tmp_path.iterdir()) == []
+    assert capsys.readouterr().err.startswith("nqpf: error:")
+
+
+# --------------------------------------------------------------------------- help
+def test_protocol_choices_match_the_package():
+    from nqpf_helpers.forecast import PROTOCOLS
+
+    assert sorted(cli.PROTOCOL_NAMES) == sorted(PROTOCOLS)
+
+
+@pytest.mark.parametrize("command", ["gtfp", "forecast", "run"])
+def test_help_has_examples_and_exit_codes(command, capsys):
+    assert cli.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert f"nqpf {command} " in out.split("examples:")[1]
+    assert "exit codes:" in out and "130" in out
+
+
+# --------------------------------------------------------------------------- modelling commands
+def test_gtfp_command(tmp_path, panel_csv):
+    out = tmp_path / "gtfp.csv"
+    assert cli.main(["gtfp", str(panel_csv), *SBM, "--rts", "crs", "-o", str(out)]) == 0
+    g = pd.read_csv(out)
+    expected = pl.compute_gtfp(pd.read_csv(panel_csv), unit="iso3", time="year", rts="crs",
+                               inputs=["labour", "capital"], good=["gdp"], bad=["so2", "nox", "smoke"])
+    pd.testing.assert_series_equal(g["gtfp"], expected["gtfp"], check_exact=False, rtol=1e-9)
+
+
+def test_forecast_command_on_gtfp_output(tmp_path, panel_csv):
+    g = tmp_path / "gtfp.csv"
+    assert cli.main(["gtfp", str(panel_csv), *SBM, "-o", str(g)]) == 0
+    out = tmp_path / "nqpf.csv"
+    assert cli.main(["forecast", str(g), "--train-until", "2010", *QUICK, "-o", str(out)]) == 0
+    f = pd.read_csv(out)
+    assert f.loc[f["split"] == "train", "year"].max() == 2010
+    assert (f["n_seeds"] == 2).all() and f["iso3"].nunique() == 4
+    pd.testing.assert_series_equal(f["nqpf"], f["actual"] / f["predicted"], check_names=False)
+
+
+def test_forecast_command_on_the_authors_workbook(tmp_path):
+    # a Parquet copy of five provinces of the authors' series, in their own column layout
+    raw = pd.read_excel(fetch("nqpf/Test_Data.xlsx"))
+    five = raw[raw["ID"].isin(raw["ID"].unique()[:5])]
+    src = tmp_path / "authors.parquet"
+    five.to_parquet(src, index=False)
+    out = tmp_path / "nqpf.csv"
+    assert cli.main(["forecast", str(src), "--layout", "authors", *QUICK, "-o", str(out)]) == 0
+    f = pd.read_csv(out, dtype={"region_code": str})
+    assert sorted(f["region_code"].unique()) == sorted(str(i) for i in five["ID"].unique())
+    assert f["year"].min() == 1995 and f["year"].max() == 2022
+
+
+def test_run_command_on_the_authors_excel_layout(tmp_path, capsys):
+    src = fetch("nqpf/Test_Data.xlsx")
+    out = tmp_path / "results"
+    assert cli.main(["run", str(src), "--layout", "authors", *QUICK, "-o", str(out)]) == 0
+    assert "31 units" in capsys.readouterr().out
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["input_sha256"] == file_sha256(src)
+    assert settings["gtfp_source"] == "given column 'gtfp'" and settings["inputs"] == []
+    assert settings["command_line"].startswith("nqpf run ") and "--layout authors" in settings["command_line"]
+    assert settings["map"] == "map.html" and (out / "nqpf-maps-assets").is_dir()
+    r = pd.read_csv(out / "results.csv", dtype={"region_code": str})
+    assert len(r) == 31 * 33 and r["region_code"].str.fullmatch(r"\d{6}").all()
+
+
+def test_run_command_on_a_synthetic_panel(tmp_path, panel_csv):
+    out = tmp_path / "results"
+    argv = ["run", str(panel_csv), *SBM, "--frontier", "sequential", *QUICK, "-o", str(out)]
+    assert cli.main(argv) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    for key, value in {"frontier": "sequential", "rts": "vrs", "protocol": "improved", "seeds": [0, 1],
+                       "epochs": 15, "unit": "iso3", "input_sha256": file_sha256(panel_csv)}.items():
+        assert settings[key] == value, key
+    assert settings["version"] == cli.pl._package_version()
+    report = (out / "report.html").read_text()
+    for code in ["CHN", "IND", "JPN", "KOR"]:
+        assert f"<td>{code}</td>" in report
+    # a second run into the same folder is refused, and leaves it as it was
+    assert cli.main(argv) == 3
+    assert cli.main([*argv, "--overwrite", "--no-map"]) == 0
+    assert not (out / "map.html").exists()
+
+
+def test_installed_entry_point(tmp_path, panel_csv):
+    exe = shutil.which("nqpf", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    assert exe, "the nqpf console script is not installed (pip install -e .)"
+    out = tmp_path / "g.csv"
+    proc = subprocess.run([exe, "gtfp", str(panel_csv), *SBM, "-o", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote GTFP for 4 units x 17 years" in proc.stdout
+    assert len(pd.read_csv(out)) == 4 * 17
+    bad = subprocess.run([exe, "gtfp", str(tmp_path / "nope.csv"), *SBM, "-o", str(tmp_path / "h.csv")], capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 1 and bad.stderr.startswith("nqpf: error:") and "Traceback" not in bad.stderr

@@ -1,0 +1,215 @@
+"""The Python API behind ``nqpf gtfp/forecast/run``: reading, checks, computing, the results folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpf_helpers import pipeline as pl
+from nqpf_helpers.regions import UnknownRegionError
+from nqpf_helpers.validate import PanelError
+
+SBM = dict(inputs=["labour", "capital"], good=["gdp"], bad=["so2", "nox", "smoke"])
+QUICK = dict(seeds=2, epochs=15)
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return pl.example_panel(5, 1998, 2015, codes="china", seed=3)
+
+
+@pytest.fixture(scope="module")
+def result(panel) -> pl.PipelineResult:
+    return pl.run_pipeline(panel, unit="region_code", **SBM, **QUICK)
+
+
+# --------------------------------------------------------------------------- example panel
+@pytest.mark.parametrize("codes, col", [("china", "region_code"), ("iso3", "iso3"), ("names", "unit")])
+def test_example_panel_is_balanced_and_positive(codes, col):
+    df = pl.example_panel(4, 2000, 2010, codes=codes, seed=1)
+    assert col in df.columns
+    assert df.groupby(col)["year"].apply(list).map(len).eq(11).all()
+    assert (df[["labour", "capital", "gdp", "so2", "nox", "smoke"]] > 0).all().all()
+    assert pl.unit_kind(df[col].unique()) == {"china": "china", "iso3": "iso3", "names": "other"}[codes]
+
+
+def test_example_panel_depends_on_seed_only():
+    a, b = pl.example_panel(3, seed=5), pl.example_panel(3, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["gdp"], pl.example_panel(3, seed=6)["gdp"])
+
+
+def test_example_panel_rejects_too_many_units():
+    with pytest.raises(ValueError, match="n_units"):
+        pl.example_panel(13, codes="iso3")
+
+
+# --------------------------------------------------------------------------- reading
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
+def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
+    path = tmp_path / f"p.{ext}"
+    {"csv": panel.to_csv, "xlsx": panel.to_excel, "parquet": panel.to_parquet}[ext](path, index=False)
+    back = pl.read_panel(path)
+    assert back.attrs["unit"] == "region_code" and back.attrs["time"] == "year"
+    # codes come back as 6-digit strings even though CSV and Excel store them as numbers
+    assert set(back["region_code"]) == set(panel["region_code"])
+    pd.testing.assert_frame_equal(back[panel.columns].reset_index(drop=True), panel, check_dtype=False)
+
+
+def test_read_panel_authors_layout():
+    from nqpf_helpers.data import fetch
+
+    df = pl.read_panel(fetch("nqpf/Test_Data.xlsx"), layout="authors")
+    assert list(df.columns) == ["region_code", "year", "gtfp"]
+    assert df["region_code"].str.fullmatch(r"\d{6}").all()
+    assert df["region_code"].nunique() == 31
+
+
+def test_read_panel_sheet_by_name_and_position(tmp_path, panel):
+    path = tmp_path / "two.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"note": ["cover"]}).to_excel(xl, sheet_name="cover", index=False)
+        panel.to_excel(xl, sheet_name="data", index=False)
+    assert len(pl.read_panel(path, sheet="data")) == len(panel)
+    assert len(pl.read_panel(path, sheet="1")) == len(panel)
+    with pytest.raises(pl.InputError, match="no sheet named 'Data'.*'cover', 'data'"):
+        pl.read_panel(path, sheet="Data")
+
+
+def test_read_panel_guesses_unit_or_asks(tmp_path, panel):
+    path = tmp_path / "p.csv"
+    panel.rename(columns={"region_code": "area"}).to_csv(path, index=False)
+    with pytest.raises(pl.InputError, match="--unit"):
+        pl.read_panel(path)
+    assert pl.read_panel(path, unit="area").attrs["unit"] == "area"
+
+
+# --------------------------------------------------------------------------- checks
+def test_check_run_panel_accepts_a_good_panel(panel):
+    out = pl.check_run_panel(panel.sample(frac=1, random_state=0), unit="region_code", time="year", **SBM)
+    assert out["region_code"].is_monotonic_increasing
+
+
+def test_check_run_panel_all_zero_bad_output(panel):
+    with pytest.raises(PanelError, match="'so2' is zero for every unit"):
+        pl.check_run_panel(panel.assign(so2=0.0), unit="region_code", time="year", **SBM)
+
+
+def test_check_run_panel_training_cutoff_outside_years(panel):
+    with pytest.raises(PanelError, match="--train-until between 2003 and 2014"):
+        pl.check_run_panel(panel, unit="region_code", time="year", **SBM, train_until=2016)
+
+
+def test_check_map_units():
+    assert pl.check_map_units(["110000", "120000"]) == ("china", "province")
+    assert pl.check_map_units(["CHN", "IND"]) == ("iso3", None)
+    assert pl.check_map_units(["north", "south"]) == ("other", None)
+    with pytest.raises(UnknownRegionError, match="990000"):
+        pl.check_map_units(["110000", "990000"])
+    with pytest.raises(UnknownRegionError, match="mix administrative levels"):
+        pl.check_map_units(["110000", "110101"])
+
+
+# --------------------------------------------------------------------------- computing
+def test_compute_gtfp_scores(panel):
+    g = pl.compute_gtfp(panel, unit="region_code", time="year", **SBM)
+    assert len(g) == len(panel)
+    assert ((g["gtfp"] > 0) & (g["gtfp"] <= 1 + 1e-9)).all()
+    assert g.loc[g["efficient"], "gtfp"].sub(1).abs().max() < 1e-6
+    # inefficiency by source adds up to 1 - score
+    ineff = g.filter(like="ineff_").sum(axis=1)
+    np.testing.assert_allclose(ineff, 1 - g["gtfp"], atol=1e-6)
+
+
+def test_compute_nqpf_chunks_do_not_change_the_model(panel):
+    g = pl.compute_gtfp(panel, unit="region_code", time="year", **SBM)
+    one = pl.compute_nqpf(g, unit="region_code", time="year", seeds=3, epochs=15, chunk=3)
+    split = pl.compute_nqpf(g, unit="region_code", time="year", seeds=3, epochs=15, chunk=2)
+    np.testing.assert_allclose(one["predicted"], split["predicted"], rtol=1e-4)
+    assert (one["n_seeds"] == 3).all()
+    np.testing.assert_allclose(one["nqpf"], one["actual"] / one["predicted"])
+
+
+def test_compute_nqpf_train_until_moves_the_split(panel):
+    g = pl.compute_gtfp(panel, unit="region_code", time="year", **SBM)
+    out = pl.compute_nqpf(g, unit="region_code", time="year", train_until=2011, **QUICK)
+    assert out.loc[out["split"] == "train", "year"].max() == 2011
+    assert out.loc[out["split"] == "test", "year"].min() == 2012
+
+
+def test_compute_nqpf_rejects_cutoff_for_share_protocols(panel):
+    g = pl.compute_gtfp(panel, unit="region_code", time="year", **SBM)
+    with pytest.raises(ValueError, match="splits training and test years by share"):
+        pl.compute_nqpf(g, unit="region_code", time="year", protocol="released_current", train_until=2010)
+
+
+def test_run_pipeline_results_and_settings(result, panel):
+    r = result.results
+    assert len(r) == len(panel)
+    predicted = r.dropna(subset=["nqpf"])
+    assert predicted["year"].min() == 1998 + 5  # the first five years are inputs only
+    np.testing.assert_allclose(predicted["nqpf"], predicted["gtfp"] / predicted["predicted"])
+    s = result.settings
+    assert s["seeds"] == [0, 1] and s["epochs"] == 15 and s["train_until"] == 2009
+    assert s["bad"] == ["so2", "nox", "smoke"] and s["n_units"] == 5
+
+
+def test_run_pipeline_from_a_given_gtfp_column(panel):
+    given = panel[["region_code", "year"]].assign(score=np.linspace(0.5, 0.9, len(panel)))
+    res = pl.run_pipeline(given, unit="region_code", gtfp="score", **QUICK)
+    assert res.settings["gtfp_source"].startswith("given column")
+    np.testing.assert_allclose(res.gtfp["gtfp"], given.sort_values(["region_code", "year"])["score"])
+
+
+# --------------------------------------------------------------------------- writing
+def test_write_report_folder(tmp_path, result):
+    out = pl.write_report(result, tmp_path / "res")
+    names = {p.name for p in out.iterdir()}
+    assert {"results.csv", "settings.json", "report.html", "map.html"} <= names
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["map"] == "map.html" and settings["protocol"] == "improved"
+    report = (out / "report.html").read_text()
+    assert "data:image/png;base64," in report and 'src="map.html"' in report
+    assert "https://" not in (out / "map.html").read_text().split("<body")[0]  # assets are local
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no temporary folders left
+
+
+def test_write_report_refuses_existing_folder_unless_overwrite(tmp_path, result):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(pl.OutputError, match="--overwrite"):
+        pl.write_report(result, out, map=False)
+    pl.write_report(result, out, map=False, overwrite=True)
+    assert not (out / "old.txt").exists() and (out / "results.csv").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_write_report_leaves_nothing_on_failure(tmp_path, result, monkeypatch, exc):
+    def boom(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(pl, "_trend_png", boom)  # fails after results.csv and the map are written
+    with pytest.raises(type(exc)):
+        pl.write_report(result, tmp_path / "res")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_overwrite_keeps_the_previous_folder(tmp_path, result, monkeypatch):
+    out = pl.write_report(result, tmp_path / "res", map=False)
+    before = (out / "results.csv").read_text()
+    monkeypatch.setattr(pl, "_trend_png", lambda r: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError):
+        pl.write_report(result, out, map=False, overwrite=True)
+    assert (out / "results.csv").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]
+
+
+def test_write_csv_atomically(tmp_path, panel):
+    out = pl.write_csv_atomically(panel, tmp_path / "a" / "b.csv")
+    assert len(pd.read_csv(out)) == len(panel)
+    assert [p.name for p in out.parent.iterdir()] == ["b.csv"]
