@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # heavy imports, only needed when a map is drawn
 __all__ = [
     "ASSET_DIRNAME",
     "DEFAULT_ASSET_BASE",
+    "INLINE",
     "DEFAULT_SIMPLIFY",
     "MapInputError",
     "ColourScale",
@@ -73,6 +74,10 @@ __all__ = [
 #: :mod:`nqpf_helpers.sphinx_maps`.  A map in a notebook is an ``<iframe
 #: srcdoc=...>``, whose relative URLs resolve against the chapter's URL.
 DEFAULT_ASSET_BASE = "../_static/nqpf-maps"
+#: ``asset_base=INLINE`` writes Leaflet into the map's HTML itself (about
+#: 150 kB more per map): for maps shown in a live notebook (Jupyter, Binder),
+#: where no site serves the assets.
+INLINE = "inline"
 #: Folder created next to a file written by :func:`save_map`.
 ASSET_DIRNAME = "nqpf-maps-assets"
 #: Simplification tolerance (degrees) per level: about 1 km, invisible at the
@@ -154,6 +159,21 @@ def copy_assets(dest: str | os.PathLike[str]) -> list[Path]:
             raise
         written.append(target)
     return written
+
+
+def _inline_assets() -> str:
+    import base64
+
+    files = asset_files()
+    css = files["leaflet/leaflet.css"].read_text(encoding="utf-8")
+    for rel, path in files.items():
+        if rel.startswith("leaflet/images/"):
+            uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+            css = css.replace(rel.removeprefix("leaflet/"), uri)
+    js = files["leaflet/leaflet.js"].read_text(encoding="utf-8")
+    # "</script" inside the element would end it early; "<\/script" is the same in JS.
+    js = js.replace("</script", "<\\/script")
+    return f"<style>{css}</style>\n<script>{js}</script>"
 
 
 def _asset_urls(asset_base: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -687,7 +707,13 @@ def _build_map(
     label = label or ("NQPF" if value.lower() == "nqpf" else value)
     note = credit + (". Ends of the scale are the 2% and 98% quantiles" if scale.clipped_low or scale.clipped_high else "")
     m = folium.Map(tiles=None, attribution_control=bool(tiles), zoom_control=True, control_scale=False)
-    m.default_js, m.default_css = _asset_urls(asset_base)
+    if asset_base == INLINE:
+        from branca.element import Element
+
+        m.default_js, m.default_css = [], []
+        m.get_root().header.add_child(Element(_inline_assets()), name="nqpf_leaflet_inline")
+    else:
+        m.default_js, m.default_css = _asset_urls(asset_base)
     if tiles:
         # Optional background: external by nature, so never on by default.
         folium.TileLayer(tiles, name="background map", overlay=True, show=False).add_to(m)
@@ -743,7 +769,8 @@ def china_choropleth(
         :data:`DEFAULT_SIMPLIFY`, None keeps full detail (large files).
     asset_base
         URL (usually relative) of the folder holding Leaflet, see
-        :func:`asset_files`.  The default suits a book chapter.
+        :func:`asset_files`.  The default suits a book chapter; :data:`INLINE`
+        writes Leaflet into the HTML, for a live notebook.
     tiles
         Optional folium tile layer name (e.g. ``"OpenStreetMap"``), added
         switched off behind a layer control.  It loads tiles from the internet.
@@ -850,6 +877,8 @@ def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bo
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it before saving the map there.")
+    if getattr(m, "nqpf_asset_base", None) == INLINE:
+        bundle_assets = False  # Leaflet is in the HTML already
     old = (m.default_js, m.default_css)
     if bundle_assets:
         m.default_js, m.default_css = _asset_urls(ASSET_DIRNAME)

@@ -103,6 +103,18 @@ def test_tiles_only_when_asked(province):
     assert not [r for r in asset_refs(html) if _EXTERNAL.match(r)]
 
 
+def test_inline_assets_for_live_notebooks(province, tmp_path):
+    m = maps.china_choropleth(province[province["year"] >= 2020], asset_base=maps.INLINE)
+    html = m.get_root().render()
+    assert re.findall(r"<script[^>]*\bsrc=", html) == [] and re.findall(r"<link[^>]*stylesheet", html) == []
+    assert not [r for r in asset_refs(html) if _EXTERNAL.match(r)]
+    assert "url(images/" not in html  # Leaflet's CSS images are data: URIs
+    assert "L.geoJSON" in html and len(html) > len(maps.asset_files()["leaflet/leaflet.js"].read_text())
+    # saving needs no asset folder
+    maps.save_map(m, tmp_path / "inline.html")
+    assert [p.name for p in tmp_path.iterdir()] == ["inline.html"]
+
+
 def test_sphinx_extension_copies_assets(tmp_path):
     from nqpf_helpers import sphinx_maps
 
