@@ -133,8 +133,9 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     Returns
     -------
     list of Variant
-        ``[baseline, ...]``; variant names read ``"<field>=<value>"`` and their
-        ``choice`` is the field name.
+        ``[baseline, ...]``; variant names read ``"<field>=<value>"``
+        (``"seeds=<first>..<last>"`` for seeds) and their ``choice`` is the
+        field name.
 
     Examples
     --------
@@ -149,9 +150,13 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     out = [replace(baseline, choice="baseline")]
     for field, values in alternatives.items():
         for value in values:
+            if field == "seeds":
+                value = tuple(int(x) for x in value)
             if value == getattr(baseline, field):
                 continue
-            label = f"{len(value)} seeds" if field == "seeds" else f"{field}={value}"
+            label = f"{field}={value}"
+            if field == "seeds":
+                label = f"seeds={value[0]}" if len(value) == 1 else f"seeds={value[0]}..{value[-1]}"
             out.append(replace(baseline, name=label, choice=field, **{field: value}))
     return out
 

@@ -180,8 +180,9 @@ def test_unit_scores_rejects_bad_tables_with_a_fix() -> None:
 # --------------------------------------------------------------------------- grids
 def test_one_at_a_time_changes_one_choice_per_variant() -> None:
     base = rb.Variant("baseline", seeds=(0, 1))
-    grid = rb.one_at_a_time(base, lags=[3, 7], rts=["crs", "vrs"], seeds=[(0,)])
-    assert [v.name for v in grid] == ["baseline", "lags=3", "lags=7", "rts=crs", "1 seeds"]
+    grid = rb.one_at_a_time(base, lags=[3, 7], rts=["crs", "vrs"], seeds=[(0,), range(5, 8)])
+    assert [v.name for v in grid] == ["baseline", "lags=3", "lags=7", "rts=crs", "seeds=0", "seeds=5..7"]
+    assert grid[-1].seeds == (5, 6, 7)
     for v in grid[1:]:
         diff = [f for f in ("lags", "rts", "seeds") if getattr(v, f) != getattr(base, f)]
         assert diff == [v.choice]
