@@ -47,9 +47,11 @@ from . import regions
 from .validate import format_list
 
 if TYPE_CHECKING:  # heavy imports, only needed when a map is drawn
+    import pathlib
+
     import folium
     import geopandas
-    from matplotlib.figure import Figure
+    import matplotlib.figure
 
 __all__ = [
     "ASSET_DIRNAME",
@@ -80,8 +82,8 @@ DEFAULT_ASSET_BASE = "../_static/nqpf-maps"
 INLINE = "inline"
 #: Folder created next to a file written by :func:`save_map`.
 ASSET_DIRNAME = "nqpf-maps-assets"
-#: Simplification tolerance (degrees) per level: about 1 km, invisible at the
-#: national zoom these maps open at, and it keeps a county map a few MB.
+#: Simplification tolerance in degrees for each level, about 1 km.  That is
+#: invisible at the national zoom the maps open at and keeps a county map a few MB.
 DEFAULT_SIMPLIFY: dict[str, float | None] = {"province": 0.01, "city": 0.01, "county": 0.01, "world": None}
 # Coordinates are rounded too: 3 decimals is about 100 m.
 _DECIMALS = {"province": 3, "city": 3, "county": 3, "world": 2}
@@ -852,7 +854,7 @@ def world_choropleth(
     )
 
 
-def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bool = True) -> Path:
+def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bool = True) -> "pathlib.Path":
     """Write a map as a standalone HTML file that works offline.
 
     Parameters
@@ -969,7 +971,7 @@ def static_map(
     center: float | None = None,
     limits: tuple[float, float] | None = None,
     colorbar: bool = True,
-) -> "Figure":
+) -> "matplotlib.figure.Figure":
     """Static (PNG/print) version of a choropleth, with the same colour scale.
 
     Parameters
@@ -1029,7 +1031,7 @@ def static_small_multiples(
     cmap: str | None = None,
     center: float | None = None,
     limits: tuple[float, float] | None = None,
-) -> "Figure":
+) -> "matplotlib.figure.Figure":
     """One static map per year on a grid, sharing one colour scale and colour bar.
 
     Parameters
