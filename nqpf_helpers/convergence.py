@@ -507,4 +507,8 @@ def average_growth(
     if ends[time].nunique() < 2:
         raise ValueError(f"{what}: the data do not cover both {start} and {end}; choose years inside the panel.")
     wide = ends.set_index([unit, time])[values].astype(float)
-    return (np.log(wide.xs(int(end), level=time)) - np.log(wide.xs(int(start), level=time))) / (int(end) - int(start))
+    out = (np.log(wide.xs(int(end), level=time)) - np.log(wide.xs(int(start), level=time))) / (int(end) - int(start))
+    # Input metadata (e.g. the world panel's list of dropped countries) describes the input, not
+    # this table, and DataFrame attrs holding DataFrames break pd.concat of the results.
+    out.attrs = {}
+    return out

@@ -176,6 +176,9 @@ def test_average_growth_recovers_constant_rates():
     out = average_growth(df, ["k", "l"], unit="unit", start=2000, end=2010)
     assert out.loc["a", "k"] == pytest.approx(0.03) and out.loc["b", "k"] == pytest.approx(-0.01)
     assert (out["l"] == 0).all()
+    df.attrs["dropped"] = pd.DataFrame({"unit": ["c"]})
+    two = [average_growth(df, ["k"], unit="unit", start=a, end=b) for a, b in [(2000, 2005), (2005, 2010)]]
+    assert pd.concat(dict(zip("ab", two)), axis=1).shape == (2, 2)  # attrs do not leak into results
     with pytest.raises(ValueError, match="after start"):
         average_growth(df, ["k"], unit="unit", start=2010, end=2000)
     with pytest.raises(PanelError):
