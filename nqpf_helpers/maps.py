@@ -247,7 +247,7 @@ class ColourScale:
 
     def legend_html(self, label: str, *, note: str = "") -> str:
         """A self-contained legend: title, inline-SVG colour bar, ticks, no-data swatch."""
-        width, left = 200, 12
+        width, left = 200, 22
         stops = "".join(
             f'<stop offset="{t:.3f}" stop-color="{_hex(self.colormap(t))}"/>' for t in np.linspace(0, 1, 21)
         )
@@ -541,28 +541,34 @@ def unmatched_codes(
 # ---------------------------------------------------------------------------
 # GeoJSON with rounded coordinates and per-year values
 # ---------------------------------------------------------------------------
-def _rings(poly, decimals: int) -> list:
-    rings = []
-    for i, ring in enumerate([poly.exterior, *poly.interiors]):
-        xy = np.round(np.asarray(ring.coords)[:, :2], decimals)
-        # Rounding merges neighbouring vertices; repeated points only add bytes.
-        keep = np.r_[True, np.any(np.diff(xy, axis=0) != 0, axis=1)]
-        xy = xy[keep]
-        if len(xy) < 4:
-            if i == 0:
-                return []
+def _encode_ring(coords, scale: int) -> list[int] | None:
+    q = np.rint(np.asarray(coords)[:, :2] * scale).astype(np.int64)
+    # Rounding merges neighbouring vertices; repeated points only add bytes.
+    q = q[np.r_[True, np.any(np.diff(q, axis=0) != 0, axis=1)]]
+    if len(q) < 4:
+        return None
+    return np.vstack([q[:1], np.diff(q, axis=0)]).ravel().tolist()
+
+
+def _encode_geometry(geom, scale: int) -> list:
+    """Polygons as rings of integer deltas: ``[x0, y0, dx1, dy1, ...]`` in units of 1/scale degree.
+
+    Written as decimals, a county layer's coordinates take about three times
+    the bytes: the page decodes them into GeoJSON before drawing.
+    """
+    parts = [p for p in getattr(geom, "geoms", [geom]) if not p.is_empty]
+    polys = []
+    for part in parts:
+        exterior = _encode_ring(part.exterior.coords, scale)
+        if exterior is None:
             continue
-        rings.append(xy.tolist())
-    return rings
-
-
-def _geometry_json(geom, decimals: int) -> dict:
-    parts = list(getattr(geom, "geoms", [geom]))
-    for d in range(decimals, 7):
-        polys = [r for r in (_rings(p, d) for p in parts if not p.is_empty) if r]
-        if polys:
-            return {"type": "MultiPolygon", "coordinates": polys}
-    return {"type": "MultiPolygon", "coordinates": []}
+        holes = [_encode_ring(r.coords, scale) for r in part.interiors]
+        polys.append([exterior, *(h for h in holes if h is not None)])
+    if not polys and parts:
+        # Too small to survive rounding: keep it as a dot rather than lose the region.
+        q = np.rint(np.asarray(max(parts, key=lambda g: g.area).exterior.coords)[:, :2] * scale).astype(np.int64)
+        polys = [[np.vstack([q[:1], np.diff(q, axis=0)]).ravel().tolist()]]
+    return polys
 
 
 def _round_sig(v: float) -> float | None:
@@ -570,7 +576,7 @@ def _round_sig(v: float) -> float | None:
 
 
 def _geojson(prep: _Prepared, scale: ColourScale) -> dict:
-    decimals = _DECIMALS[prep.level]
+    scale_factor = 10 ** _DECIMALS[prep.level]
     wide = prep.wide
     flat = wide.to_numpy(dtype=float)
     colours = np.array(scale.colours(flat.ravel()), dtype=object).reshape(flat.shape)
@@ -582,8 +588,10 @@ def _geojson(prep: _Prepared, scale: ColourScale) -> dict:
         if i is not None:
             props["v"] = [_round_sig(v) for v in flat[i]]
             props["c"] = list(colours[i])
-        features.append({"type": "Feature", "properties": props, "geometry": _geometry_json(feat.geometry, decimals)})
-    return {"type": "FeatureCollection", "features": features}
+        features.append(
+            {"type": "Feature", "properties": props, "geometry": None, "q": _encode_geometry(feat.geometry, scale_factor)}
+        )
+    return {"type": "FeatureCollection", "scale": scale_factor, "features": features}
 
 
 def _script_json(obj: Any) -> str:
@@ -598,6 +606,20 @@ _LAYER_JS = """
 (function () {
   var map = {{ this._parent.get_name() }};
   var data = /*nqpf-geojson*/{{ this.geojson }}/*end-nqpf-geojson*/;
+  // Geometry arrives as integer deltas (see _encode_geometry); rebuild GeoJSON.
+  data.features.forEach(function (f) {
+    f.geometry = {type: "MultiPolygon", coordinates: f.q.map(function (poly) {
+      return poly.map(function (ring) {
+        var out = [], x = 0, y = 0;
+        for (var i = 0; i < ring.length; i += 2) {
+          x += ring[i]; y += ring[i + 1];
+          out.push([x / data.scale, y / data.scale]);
+        }
+        return out;
+      });
+    })};
+    delete f.q;
+  });
   var years = {{ this.years }};
   var label = {{ this.label }};
   var NA = "{{ this.na_colour }}";

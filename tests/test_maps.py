@@ -39,6 +39,17 @@ def embedded_geojson(html: str) -> dict:
     return json.loads(match.group(1))
 
 
+def decoded_geometry(feature: dict, scale: int):
+    """Rebuild a shapely geometry from a feature's integer-delta rings (as the page's JS does)."""
+    import shapely
+
+    polys = []
+    for poly in feature["q"]:
+        rings = [np.cumsum(np.asarray(r, dtype=float).reshape(-1, 2), axis=0) / scale for r in poly]
+        polys.append(shapely.Polygon(rings[0], rings[1:]))
+    return shapely.MultiPolygon(polys)
+
+
 def embedded_years(html: str) -> list:
     match = re.search(r"var years = (\[.*?\]);", html)
     assert match
@@ -200,13 +211,20 @@ def test_year_selector_carries_each_years_values(province, province_map):
     assert any(len(set(p["c"])) > 1 for p in features.values())
 
 
-def test_geometry_is_written_once_with_rounded_coordinates(province_map):
+def test_geometry_is_written_once_and_decodes_to_the_boundaries(province_map):
     _, html = province_map
     geo = embedded_geojson(html)
-    assert len(geo["features"]) == 31
-    coords = re.findall(r"-?\d+\.\d+", json.dumps(geo["features"][0]["geometry"]))
-    assert coords and max(len(c.split(".")[1]) for c in coords) <= 3
+    assert len(geo["features"]) == 31 and geo["scale"] == 1000
     assert html.count('"type":"FeatureCollection"') == 1
+    assert all(isinstance(x, int) for x in geo["features"][0]["q"][0][0])
+    reference = regions.boundaries("province", simplify=maps.DEFAULT_SIMPLIFY["province"]).set_index("region_code")
+    for feature in geo["features"]:
+        code = feature["properties"]["id"]
+        shape, truth = decoded_geometry(feature, geo["scale"]), reference.geometry[code]
+        assert shape.is_valid or shape.buffer(0).area > 0
+        # rounding to 0.001 degree moves each edge by at most ~0.0007 degree
+        assert shape.buffer(0).symmetric_difference(truth).area < 0.01 * truth.area + 0.005, code
+        assert shape.centroid.distance(truth.centroid) < 0.01
 
 
 def test_single_cross_section_has_no_selector(province):
