@@ -260,6 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_CLI_HINTS = {
+    "missing required column": " With nqpf you can instead point --unit, --time, --inputs, --good and --bad "
+    "at your file's own column names.",
+    "pd.to_numeric": " In a spreadsheet: make those cells plain numbers (no units, notes or thousands separators).",
+}
+
+
+def _for_the_command_line(message: str) -> str:
+    # The validator's fixes are written for Python users; add the command-line way where it differs.
+    return message + "".join(hint for key, hint in _CLI_HINTS.items() if key in message)
+
+
 def _error(message: str, debug: bool) -> None:
     if debug:
         traceback.print_exc(file=sys.stderr)
@@ -289,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"unknown region code for the map: {err} Or pass --no-map to skip the map.", debug)
         return EXIT_INPUT
     except (PanelError, pl.InputError, data.DataUnavailableError, data.DataIntegrityError) as err:
-        _error(str(err), debug)
+        _error(_for_the_command_line(str(err)), debug)
         return EXIT_INPUT
     except (PermissionError, IsADirectoryError, NotADirectoryError) as err:
         _error(f"cannot write or read {err.filename!r}: {err.strerror}. Choose another location or fix its "
@@ -298,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         _error(f"{err}. Check the path.", debug)
         return EXIT_INPUT
+    except OSError as err:
+        _error(f"cannot write the output: {err.strerror or err}. Nothing was written; free some space or choose "
+               "another location with -o.", debug)
+        return EXIT_OUTPUT
     except ValueError as err:
         _error(f"{err}", debug)
         return EXIT_INPUT

@@ -60,6 +60,7 @@ __all__ = [
     "example_panel",
     "read_panel",
     "run_pipeline",
+    "trend_figure",
     "unit_kind",
     "write_csv_atomically",
     "write_report",
@@ -441,6 +442,23 @@ def check_run_panel(
 
 
 # --------------------------------------------------------------------------- computing
+def _protocol_spec(protocol: str, train_until: int | None):
+    from nqpf_helpers import forecast as fc
+
+    if protocol not in fc.PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
+    spec = fc.PROTOCOLS[protocol]
+    if train_until is None:
+        return spec
+    if spec.split != "until_year":
+        by_year = sorted(k for k, v in fc.PROTOCOLS.items() if v.split == "until_year")
+        raise ValueError(
+            f"protocol {protocol!r} splits training and test years by share, so a training cut-off "
+            f"year does not apply. Drop --train-until, or use one of {by_year}."
+        )
+    return dataclasses.replace(spec, train_until=int(train_until))
+
+
 def compute_gtfp(
     panel: pd.DataFrame,
     *,
@@ -547,22 +565,12 @@ def compute_nqpf(
         Unknown protocol, no seeds, or ``train_until`` with a protocol that
         splits by share.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bars on stderr: tqdm.auto warns in kernels without ipywidgets
 
     from nqpf_helpers import forecast as fc
     from nqpf_helpers import nqpf as nq
 
-    if protocol not in fc.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
-    spec = fc.PROTOCOLS[protocol]
-    if train_until is not None:
-        if spec.split != "until_year":
-            by_year = sorted(k for k, v in fc.PROTOCOLS.items() if v.split == "until_year")
-            raise ValueError(
-                f"protocol {protocol!r} splits training and test years by share, so a training cut-off "
-                f"year does not apply. Drop --train-until, or use one of {by_year}."
-            )
-        spec = dataclasses.replace(spec, train_until=int(train_until))
+    spec = _protocol_spec(protocol, train_until)
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("seeds must be at least 1.")
@@ -670,10 +678,8 @@ def run_pipeline(
     """
     from nqpf_helpers import forecast as fc
 
-    if protocol not in fc.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
-    spec = fc.PROTOCOLS[protocol]
-    cut = (train_until if train_until is not None else spec.train_until) if spec.split == "until_year" else None
+    spec = _protocol_spec(protocol, train_until)
+    cut = spec.train_until if spec.split == "until_year" else None
     check_run_panel(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad, gtfp=gtfp, train_until=cut)
     if gtfp is None:
         g = compute_gtfp(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad,
@@ -754,8 +760,23 @@ def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     return out
 
 
-def _trend_png(result: PipelineResult) -> bytes:
-    # Figure objects rather than pyplot: no global state, no GUI backend needed.
+def trend_figure(result: PipelineResult) -> "matplotlib.figure.Figure":
+    """The report's trend figure: GTFP with its growth path, and the spread of NQPF by year.
+
+    Parameters
+    ----------
+    result
+        From :func:`run_pipeline`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: every unit's GTFP (grey), the mean over units and the mean
+        growth path, with the end of the training years marked.  Right: the
+        median and 10th-90th percentiles of NQPF over units after the
+        training years.
+    """
+    # A Figure object rather than pyplot: no global state, no GUI backend needed.
     from matplotlib.figure import Figure
 
     t, u = result.time, result.unit
@@ -783,6 +804,11 @@ def _trend_png(result: PipelineResult) -> bytes:
     ax2.set_title("NQPF after the training years")
     ax2.set_xlabel(t)
     ax2.legend(fontsize=8)
+    return fig
+
+
+def _trend_png(result: PipelineResult) -> bytes:
+    fig = trend_figure(result)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     return buf.getvalue()

@@ -213,3 +213,14 @@ def test_write_csv_atomically(tmp_path, panel):
     out = pl.write_csv_atomically(panel, tmp_path / "a" / "b.csv")
     assert len(pd.read_csv(out)) == len(panel)
     assert [p.name for p in out.parent.iterdir()] == ["b.csv"]
+
+
+def test_trend_figure_plots_the_nqpf_median(result):
+    fig = pl.trend_figure(result)
+    left, right = fig.axes
+    assert len(left.lines) >= result.gtfp["region_code"].nunique() + 2
+    median = right.lines[0]
+    test = result.nqpf[result.nqpf["split"] == "test"]
+    expected = test.groupby("year")["nqpf"].median()
+    np.testing.assert_allclose(median.get_xdata(), expected.index)
+    np.testing.assert_allclose(median.get_ydata(), expected.to_numpy())
