@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .validate import PanelError, format_list
 
@@ -251,10 +252,20 @@ def group_trend_table(
     return out[[*per, "centre", "lo", "hi", "n_units", "n_missing", "n_seeds", "band"]]
 
 
+def _value_label(value: str) -> str:
+    return "NQPF" if value.lower() == "nqpf" else value
+
+
+def _year_axis(ax) -> None:
+    # years are integers; the default locator puts ticks at 2012.5
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+
+
 def _draw_trend(ax, table: pd.DataFrame, *, time: str, label: str | None, color, band: bool) -> None:
     ax.plot(table[time], table["centre"], marker="o", ms=3, lw=1.5, color=color, label=label)
     if band:
         ax.fill_between(table[time], table["lo"], table["hi"], color=color, alpha=0.2, lw=0)
+    _year_axis(ax)
 
 
 def trend_by_level(
@@ -305,7 +316,7 @@ def trend_by_level(
         _draw_trend(ax, table, time=time, label=f"{stat}", color=color, band=band)
         if reference is not None:
             ax.axhline(reference, color="0.3", ls=":", lw=1)
-        ax.set(title=level, xlabel=time, ylabel=f"{value} ({stat}" + (f", {lower:.0%}-{upper:.0%} band)" if band else ")"))
+        ax.set(title=level, xlabel=time, ylabel=f"{_value_label(value)} ({stat})")
     fig.tight_layout()
     return fig
 
@@ -374,7 +385,8 @@ def trend_by_group(
         if reference is not None:
             ax.axhline(reference, color="0.3", ls=":", lw=1)
         spread = "seeds" if seed is not None else "units"
-        ax.set(title=title, xlabel=time, ylabel=f"{value} ({stat}; band: {lower:.0%}-{upper:.0%} of {spread})" if band else f"{value} ({stat})")
+        ylabel = f"{_value_label(value)} ({stat})"
+        ax.set(title=title, xlabel=time, ylabel=ylabel + (f"\nband: {lower:.0%}-{upper:.0%} across {spread}" if band else ""))
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -444,10 +456,11 @@ def seed_band_plot(
             ax.plot(p[time], p[value], "ko", ms=3, label="published")
         ax.axhline(1.0, color="0.3", ls=":", lw=1)
         ax.set_title(names.get(u, str(u)), fontsize=10)
+        _year_axis(ax)
     for ax in axes.flat[len(units):]:
         fig.delaxes(ax)
     axes.flat[0].legend(fontsize=7)
-    fig.supylabel(value)
+    fig.supylabel(_value_label(value))
     fig.tight_layout()
     return fig
 
@@ -610,7 +623,8 @@ def ranking_plot(
         ax.annotate(str(name), (r[time].iloc[-1], r["rank"].iloc[-1]), xytext=(5, 0), textcoords="offset points",
                     va="center", fontsize=8, color=colors[name])
     ax.invert_yaxis()
-    ax.set(xlabel=time, ylabel=f"rank of {value} (1 = highest)")
+    _year_axis(ax)
+    ax.set(xlabel=time, ylabel=f"rank of {_value_label(value)} (1 = highest)")
     if highlight:
         ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -666,7 +680,7 @@ def rank_change_plot(
     ax.set_xlim(start - 0.45 * (end - start), end + 0.45 * (end - start))
     ax.set_xticks([start, end])
     ax.set_yticks([])
-    ax.set(ylabel=f"rank of {value} (1 = highest)", title=f"Ranks {start} and {end}")
+    ax.set(ylabel=f"rank of {_value_label(value)} (1 = highest)", title=f"Ranks {start} and {end}")
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
@@ -780,6 +794,7 @@ def dispersion_plot(
             ax.plot(t[time], t[m], marker="o", ms=3, color=color, label=level)
         ax.set_title(DISPERSION_MEASURES[m], fontsize=9)
         ax.set(xlabel=time)
+        _year_axis(ax)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -139,7 +139,9 @@ def test_trend_by_level_one_panel_per_level(provinces):
         np.testing.assert_allclose(line.get_xdata(), expected.index)
         np.testing.assert_allclose(line.get_ydata(), expected.to_numpy())
         assert len(_bands(ax)) == 1
-        assert ax.get_xlabel() == "year" and "nqpf" in ax.get_ylabel()
+        assert ax.get_xlabel() == "year" and ax.get_ylabel() == "NQPF (median)"
+        ticks = ax.get_xticks()
+        np.testing.assert_array_equal(ticks, np.round(ticks))  # years, not 2012.5
 
 
 def test_trend_by_level_without_band(provinces):
