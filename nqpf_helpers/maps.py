@@ -28,6 +28,7 @@ table without drawing.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -263,7 +264,8 @@ class ColourScale:
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="18" stroke="#333"/>'
                 f'<text x="{x:.1f}" y="30" text-anchor="middle" font-size="11">{html.escape(text)}</text>'
             )
-        gid = f"nqpf-grad-{abs(hash((self, label))) % 10**8}"
+        # Deterministic id (no salted hash), unique enough for several legends on a page.
+        gid = "nqpf-grad-" + hashlib.sha1(repr((self, label)).encode()).hexdigest()[:10]
         svg = (
             f'<svg width="{width + 2 * left}" height="34" role="img" aria-label="{html.escape(label)} colour scale">'
             f'<defs><linearGradient id="{gid}">{stops}</linearGradient></defs>'
@@ -882,8 +884,8 @@ def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bo
     Parameters
     ----------
     m
-        A map from :func:`china_choropleth` or :func:`world_choropleth` (any
-        folium map works; its assets are then whatever it references).
+        A map from :func:`china_choropleth` or :func:`world_choropleth`.  Any
+        other folium map is written as it is, with the assets it references.
     path
         Target ``.html`` file; its folder must exist.
     bundle_assets
@@ -901,8 +903,10 @@ def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bo
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist; create it before saving the map there.")
-    if getattr(m, "nqpf_asset_base", None) == INLINE:
-        bundle_assets = False  # Leaflet is in the HTML already
+    if getattr(m, "nqpf_asset_base", INLINE) == INLINE:
+        # Leaflet is in the HTML already, or the map is not one of ours and its
+        # own asset list (plugins, CDNs) must not be replaced by Leaflet alone.
+        bundle_assets = False
     old = (m.default_js, m.default_css)
     if bundle_assets:
         m.default_js, m.default_css = _asset_urls(ASSET_DIRNAME)

@@ -310,6 +310,22 @@ def test_save_map_failure_leaves_nothing(province_map, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_map_leaves_other_folium_maps_as_they_are(tmp_path):
+    import folium
+
+    m = folium.Map(tiles=None)
+    folium.Marker([30.0, 120.0]).add_to(m)
+    html = maps.save_map(m, tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "leaflet.awesome-markers" in html  # its plugins are kept, not replaced by Leaflet alone
+    assert not (tmp_path / maps.ASSET_DIRNAME).exists()
+
+
+def test_legend_is_deterministic(province_map):
+    m, _ = province_map
+    assert m.nqpf_scale.legend_html("NQPF") == m.nqpf_scale.legend_html("NQPF")
+    assert m.nqpf_scale.legend_html("NQPF") != m.nqpf_scale.legend_html("GTFP")
+
+
 def test_save_map_needs_existing_folder(province_map, tmp_path):
     m, _ = province_map
     with pytest.raises(FileNotFoundError, match="does not exist"):
