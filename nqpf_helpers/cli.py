@@ -43,6 +43,20 @@ exit codes:
 Errors are printed as one paragraph, `nqpf: error: ...`, naming the problem and the fix;
 add --debug to see the Python traceback as well."""
 
+_DESCRIPTION = """\
+GTFP (SBM-DEA with undesirable outputs), LSTM growth paths and NQPF = actual / predicted GTFP
+for your own panel, after Cao & Dai (2025); and the book's data.
+
+examples:
+  nqpf run panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o results/
+  nqpf gtfp panel.xlsx --sheet data --inputs labour,capital --good gdp --bad so2 -o gtfp.csv
+  nqpf forecast gtfp.csv --protocol improved --seeds 20 --train-until 2009 -o nqpf.csv
+  nqpf run Test_Data.xlsx --layout authors -o results/
+  nqpf fetch
+  nqpf export world-panel world.csv
+
+`nqpf COMMAND --help` shows every option of a command."""
+
 _EXPORTS = {
     "world-panel": lambda args: data.load_world_panel(args.start, args.end),
     "gtfp-series": lambda args: data.load_gtfp_series(),
@@ -199,7 +213,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nqpf`` command (all subcommands)."""
     parser = argparse.ArgumentParser(
-        prog="nqpf", description=__doc__, formatter_class=_Formatter, epilog=_EXIT_CODES
+        prog="nqpf", description=_DESCRIPTION, formatter_class=_Formatter, epilog=_EXIT_CODES
     )
     parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

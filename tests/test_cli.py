@@ -72,6 +72,21 @@ def test_help_has_examples_and_exit_codes(command, capsys):
     assert "exit codes:" in out and "130" in out
 
 
+def test_top_level_help_lists_commands_and_examples(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ["gtfp", "forecast", "run", "fetch", "export"]:
+        assert f"nqpf {command}" in out
+    assert "``" not in out  # plain text, not reStructuredText
+
+
+def test_progress_bars_only_when_asked(tmp_path, panel_csv, capsys):
+    assert cli.main(["gtfp", str(panel_csv), *SBM, "--progress", "-o", str(tmp_path / "a.csv")]) == 0
+    assert "SBM" in capsys.readouterr().err
+    assert cli.main(["gtfp", str(panel_csv), *SBM, "--no-progress", "-o", str(tmp_path / "b.csv")]) == 0
+    assert capsys.readouterr().err == ""
+
+
 # --------------------------------------------------------------------------- modelling commands
 def test_gtfp_command(tmp_path, panel_csv):
     out = tmp_path / "gtfp.csv"
@@ -147,6 +162,6 @@ def test_installed_entry_point(tmp_path, panel_csv):
     assert proc.returncode == 0, proc.stderr
     assert "wrote GTFP for 4 units x 17 years" in proc.stdout
     assert len(pd.read_csv(out)) == 4 * 17
-    bad = subprocess.run([exe, "gtfp", str(tmp_path / "nope.csv"), *SBM, "-o", str(tmp_path / "h.csv")], capture_output=True,
-                         text=True, timeout=300)
+    argv = [exe, "gtfp", str(tmp_path / "nope.csv"), *SBM, "-o", str(tmp_path / "h.csv")]
+    bad = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and bad.stderr.startswith("nqpf: error:") and "Traceback" not in bad.stderr

@@ -181,6 +181,17 @@ def test_bad_input(name, tmp_path, capsys):
     assert {p.name for p in tmp_path.iterdir()} == before, "nothing may be written on failure"
 
 
+def test_output_folder_without_write_permission(tmp_path, monkeypatch, capsys):
+    # Tests may run as root, for whom chmod does not deny writing; simulate the denial instead.
+    path = _csv(good_panel(), tmp_path)
+    real_access = pl.os.access
+    monkeypatch.setattr(pl.os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    code, err = _call(["run", path, *SBM, *QUICK, "-o", str(tmp_path / "out")], capsys)
+    assert code == 3
+    assert "is not writable by you" in err and "Choose another output location" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["panel.csv"]
+
+
 def test_usage_errors_exit_2(tmp_path, capsys):
     path = _csv(good_panel(), tmp_path)
     assert cli.main(["run", path, "--sedes", "3", "-o", str(tmp_path / "o")]) == 2
