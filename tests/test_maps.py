@@ -234,6 +234,12 @@ def test_single_cross_section_has_no_selector(province):
     assert len(embedded_geojson(html)["features"]) == 31
 
 
+def test_integer_codes_join_like_strings(province):
+    as_int = province[province["year"] == 2020].assign(region_code=lambda d: d["region_code"].astype(int))
+    m = maps.china_choropleth(as_int)
+    assert sorted(m.nqpf_matched) == sorted(province["region_code"].unique()) and m.unmatched.empty
+
+
 def test_missing_years_are_no_data_not_dropped(province):
     df = province[~((province["region_code"] == "540000") & (province["year"] == 2022))]
     m = maps.china_choropleth(df)
