@@ -732,6 +732,10 @@ def _build_map(
     scale = colour_scale(values, center=center, cmap=cmap, limits=limits)
     label = label or ("NQPF" if value.lower() == "nqpf" else value)
     note = credit + (". Ends of the scale are the 2% and 98% quantiles" if scale.clipped_low or scale.clipped_high else "")
+    if len(prep.unmatched):
+        # Say on the map itself that some codes are missing, not only in m.unmatched.
+        codes = prep.unmatched.iloc[:, 0].tolist()
+        note += f". Not drawn, no boundary: {format_list(codes, limit=4)}"
     m = folium.Map(tiles=None, attribution_control=bool(tiles), zoom_control=True, control_scale=False)
     if asset_base == INLINE:
         from branca.element import Element

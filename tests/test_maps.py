@@ -166,6 +166,7 @@ def test_published_codes_matched_or_listed(level):
     if level == "city":
         row = m.unmatched.set_index("region_code").loc["371200"]
         assert "abolished or merged" in row["reason"]
+        assert "Not drawn, no boundary: 371200" in m.get_root().render()  # said on the map too
 
 
 def test_county_codes_matched_or_listed():
