@@ -113,9 +113,11 @@ class Variant:
         return replace(base, **changes)
 
     def describe(self) -> dict[str, object]:
-        """The choices as a flat dict (for tables)."""
+        """The choices as a flat dict for tables, with the protocol's own values filled in."""
         d = asdict(self)
-        d["seeds"] = len(self.seeds)
+        spec = self.spec()
+        d.update(lags=spec.lags, layout=spec.layout, seeds=len(self.seeds))
+        d["train_until"] = spec.train_until if spec.split == "until_year" else None
         return d
 
 

@@ -193,6 +193,9 @@ def test_one_at_a_time_changes_one_choice_per_variant() -> None:
 def test_variant_spec_applies_overrides_and_rejects_meaningless_ones() -> None:
     spec = rb.Variant("v", lags=7, train_until=2005, layout="features").spec()
     assert (spec.lags, spec.train_until, spec.layout, spec.transform) == (7, 2005, "features", "log_growth")
+    d = rb.Variant("v", seeds=(3, 4)).describe()
+    assert (d["lags"], d["train_until"], d["layout"], d["seeds"]) == (fc.LAGS, 2009, "sequence", 2)
+    assert rb.Variant("v", protocol="released_current").describe()["train_until"] is None
     with pytest.raises(ValueError, match="has no effect"):
         rb.Variant("v", protocol="released_current", train_until=2005).spec()
     with pytest.raises(ValueError, match="unknown protocol"):
