@@ -1,0 +1,239 @@
+"""The built site: complete, relative, downloadable, publishable on GitHub Pages.
+
+These tests read the HTML that ``make book`` (or ``make book-strict``) wrote to
+``_build/html``, or to ``$NQPF_BUILD_DIR``. Without a build they are skipped,
+unless ``NQPF_REQUIRE_BUILD=1`` (CI), where a missing build is a failure.
+The citation-metadata tests at the top need no build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pkgutil
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("NQPF_BUILD_DIR", ROOT / "_build" / "html")).resolve()
+PAPER_DOI = "10.1080/13504851.2025.2458703"
+# Pages whose figures must be numbered, captioned and cited from the text.
+FIGURE_CHAPTERS = ["chapters/01_data", "chapters/02_gtfp_sbm", "chapters/03_lstm_growth_path", "chapters/04_reproduction"]
+EXERCISE_CHAPTERS = ["chapters/02_gtfp_sbm", "chapters/03_lstm_growth_path"]
+
+
+# --------------------------------------------------------------------------- #
+# Helpers
+# --------------------------------------------------------------------------- #
+def _toc_files(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [node[k] for k in ("root", "file") if k in node]
+        return found + [f for v in node.values() if isinstance(v, (dict, list)) for f in _toc_files(v)]
+    if isinstance(node, list):
+        return [f for item in node for f in _toc_files(item)]
+    return []
+
+
+def toc_pages() -> list[str]:
+    return _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")))
+
+
+def is_notebook_page(docname: str) -> bool:
+    text = (ROOT / f"{docname}.md").read_text(encoding="utf-8")
+    return text.startswith("---") and "kernelspec:" in text.split("---", 2)[1]
+
+
+def public_modules() -> list[str]:
+    """Public modules of the package as they are in the source tree now."""
+    return sorted(
+        f"nqpf_helpers.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "nqpf_helpers")]) if not m.name.startswith("_")
+    )
+
+
+class _Page(HTMLParser):
+    """Links, element ids and the classes of every element of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str, str]] = []  # (tag, attribute, value)
+        self.ids: set[str] = set()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v or "") for k, v in attrs}
+        self.elements.append((tag, a))
+        if "id" in a:
+            self.ids.add(a["id"])
+        for key in ("href", "src"):
+            if key in a:
+                self.links.append((tag, key, a[key]))
+
+    def with_class(self, name: str) -> list[dict[str, str]]:
+        return [a for _, a in self.elements if name in a.get("class", "").split()]
+
+
+def parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def is_external(url: str) -> bool:
+    return bool(urlsplit(url).scheme) or url.startswith("//")
+
+
+def resolve(page: Path, url: str) -> Path:
+    return (page.parent / unquote(urlsplit(url).path)).resolve()
+
+
+@pytest.fixture(scope="module")
+def build() -> Path:
+    if not (BUILD / "index.html").exists():
+        message = f"build the book first: make book (no {BUILD / 'index.html'})"
+        if os.environ.get("NQPF_REQUIRE_BUILD") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return BUILD
+
+
+def html_of(build: Path, docname: str) -> Path:
+    path = build / f"{docname}.html"
+    assert path.exists(), f"{docname} is in _toc.yml but {path} was not built"
+    return path
+
+
+# --------------------------------------------------------------------------- #
+# Citation metadata (no build needed)
+# --------------------------------------------------------------------------- #
+def test_citation_cff_parses_and_cites_the_paper():
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0"
+    for key in ("message", "title", "authors", "type", "version", "license", "repository-code"):
+        assert cff.get(key), f"CITATION.cff: missing or empty {key!r}"
+    assert all(a.get("name") or a.get("family-names") for a in cff["authors"]), "every author needs a name"
+    papers = [r for r in cff.get("references", []) if r.get("doi") == PAPER_DOI]
+    assert papers, f"CITATION.cff must list the original paper (doi {PAPER_DOI}) under references"
+    paper = papers[0]
+    assert [a["family-names"] for a in paper["authors"]] == ["Cao", "Dai"]
+    assert paper["journal"] == "Applied Economics Letters" and paper["year"] == 2025
+
+
+def test_repository_url_is_the_same_everywhere():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    url = config["repository"]["url"].rstrip("/")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["repository-code"].rstrip("/") == url, "change repository.url in _config.yml and CITATION.cff together"
+    assert url in (ROOT / "README.md").read_text(encoding="utf-8"), "README must say where the repository is published"
+
+
+def test_readme_and_intro_cite_the_paper():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Citing" in readme and PAPER_DOI in readme and "CITATION.cff" in readme
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    assert "{cite:t}`cao2025`" in intro and PAPER_DOI in intro
+
+
+# --------------------------------------------------------------------------- #
+# The built site
+# --------------------------------------------------------------------------- #
+def test_every_toc_page_was_built(build):
+    for docname in toc_pages():
+        html_of(build, docname)
+
+
+def test_nojekyll(build):
+    # Without it GitHub Pages runs Jekyll, which drops _static/, _sources/ and _images/.
+    assert (build / ".nojekyll").exists()
+
+
+def test_no_absolute_local_paths(build):
+    markers = sorted({str(ROOT), str(BUILD), "/work/", "/tmp/", "/home/", "/root/"})
+    offenders = []
+    for path in build.rglob("*"):
+        if not path.is_file() or path.suffix in {".png", ".jpg", ".svg", ".woff", ".woff2", ".ttf", ".eot", ".ico", ".pdf"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        rel = path.relative_to(build).as_posix()
+        hits = [m for m in markers if m in text]
+        # MathJax's vendored data carry file:// URIs of its authors' machine; anything else must not.
+        if "file://" in text and not rel.startswith("_static/mathjax/"):
+            hits.append("file://")
+        if hits:
+            offenders.append(f"{rel}: {hits}")
+    assert not offenders, "absolute local paths in the site:\n" + "\n".join(offenders[:20])
+
+
+def test_internal_links_are_relative_and_resolve(build):
+    problems = []
+    for page in build.rglob("*.html"):
+        rel = page.relative_to(build).as_posix()
+        if rel.startswith("_static/"):
+            continue  # the themes' Jinja macro files, not pages
+        for tag, key, url in parse(page).links:
+            if not url or url.startswith("#") or is_external(url):
+                continue
+            if url.startswith("/"):
+                problems.append(f"{rel}: root-relative {key}={url!r} breaks under a sub-path")
+            elif not resolve(page, url).exists():
+                problems.append(f"{rel}: <{tag} {key}={url!r}> points to a missing file")
+    assert not problems, "\n".join(problems[:30])
+
+
+@pytest.mark.parametrize("docname", [d for d in toc_pages() if is_notebook_page(d)])
+def test_chapter_offers_its_notebook(build, docname):
+    page = html_of(build, docname)
+    links = [url for _, key, url in parse(page).links if key == "href" and url.split("?")[0].endswith(".ipynb")]
+    local = [u for u in links if not is_external(u)]
+    assert local, f"{docname}: no .ipynb download link (launch_buttons must be configured in _config.yml)"
+    notebook = json.loads(resolve(page, local[0]).read_text(encoding="utf-8"))
+    assert notebook["nbformat"] == 4
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert code and any(c.get("outputs") for c in code), f"{docname}: the downloadable notebook has no outputs"
+    binder = [u for _, _, u in parse(page).links if "mybinder.org/v2/" in u]
+    assert binder, f"{docname}: no Binder launch link"
+
+
+def test_back_matter_pages(build):
+    glossary = parse(html_of(build, "book/glossary"))
+    assert len(glossary.with_class("glossary")) == 1 and len([t for t, _ in glossary.elements if t == "dt"]) >= 5
+    bibliography = html_of(build, "book/bibliography").read_text(encoding="utf-8")
+    assert "Cao" in bibliography and "Applied Economics Letters" in bibliography
+
+
+def test_api_page_documents_every_public_module(build):
+    page = parse(html_of(build, "book/api"))
+    missing = [m for m in public_modules() if f"module-{m}" not in page.ids]
+    assert not missing, f"API page lacks {missing}: rebuild the book (book/_ext/nqpf_api.py lists modules at build time)"
+    functions = [a for a in page.with_class("function")]
+    assert len(functions) >= 20, "the API page should document the package's functions"
+    assert "nqpf_helpers.sbm.sbm" in page.ids and "nqpf_helpers.validate.validate_panel" in page.ids
+
+
+@pytest.mark.parametrize("docname", FIGURE_CHAPTERS)
+def test_figures_numbered_captioned_and_referenced(build, docname):
+    path = html_of(build, docname)
+    page = parse(path)
+    figures = [a for t, a in page.elements if t == "figure" and a.get("id", "").startswith("fig-")]
+    assert len(figures) >= 3, f"{docname}: expected numbered figures with a name (fig-...)"
+    text = path.read_text(encoding="utf-8")
+    numbers = re.findall(r'<span class="caption-number">(Fig\. [\d.]+) </span>', text)
+    assert len(numbers) == len(figures) and len(set(numbers)) == len(numbers), f"{docname}: {numbers}"
+    referenced = {unquote(urlsplit(url).fragment) for _, key, url in page.links if key == "href" and "#fig-" in url}
+    unreferenced = [f["id"] for f in figures if f["id"] not in referenced]
+    assert not unreferenced, f"{docname}: figures never cited with {{numref}}: {unreferenced}"
+
+
+@pytest.mark.parametrize("docname", EXERCISE_CHAPTERS)
+def test_exercises_with_hidden_solutions(build, docname):
+    page = parse(html_of(build, docname))
+    exercises = page.with_class("exercise")
+    solutions = page.with_class("solution")
+    assert len(exercises) >= 2, f"{docname}: expected at least two exercises"
+    assert len(solutions) == len(exercises), f"{docname}: every exercise needs a solution"
+    folded = [s for s in solutions if "dropdown" in s.get("class", "").split()]
+    assert folded == solutions, f"{docname}: solutions must be hidden (:class: dropdown)"
