@@ -117,6 +117,8 @@ def _map_frames(page) -> list:
 
 
 def test_regional_maps_draw_offline(site, browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     requests: list[str] = []
     outside: list[str] = []
@@ -144,10 +146,14 @@ def test_regional_maps_draw_offline(site, browser):
     assert frames, "no Leaflet map on the page: Leaflet did not load, or the chapter embeds no interactive map"
     counts = []
     for frame in frames:
-        frame.wait_for_selector("path.leaflet-interactive", state="attached", timeout=60_000)
+        try:
+            frame.wait_for_selector("path.leaflet-interactive", state="attached", timeout=60_000)
+        except PlaywrightTimeout:
+            pass  # counted as 0 below, so the failure names every map
         counts.append(frame.locator("path.leaflet-interactive").count())
     print(f"polygons per map: {counts}")
     assert max(counts) >= MIN_POLYGONS, counts
+    assert min(counts) > 0, f"a map drew no polygon: {counts}"
 
     # The year slider restyles the polygons of the first map that has one.
     with_slider = [f for f in frames if f.locator("input.nqpf-year-input").count()]
