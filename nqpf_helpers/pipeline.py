@@ -541,8 +541,9 @@ def compute_nqpf(
         Last year whose GTFP is used for training (protocols that split by
         year only; ``None`` keeps the protocol's 2009).
     epochs
-        Training epochs (``None``: the protocol's 300).  Fewer epochs are
-        for quick trials only.
+        Training epochs (``None``: the released code's 300, with the
+        learning rate cut after 250).  With fewer epochs the cut comes after
+        five sixths of them; fewer epochs are for quick trials only.
     chunk
         Seeds trained together per step of the progress bar.  Each
         (unit, seed) network is trained independently, so chunking does not
