@@ -240,3 +240,20 @@ def test_exercises_with_hidden_solutions(build, docname):
     assert len(solutions) == len(exercises), f"{docname}: every exercise needs a solution"
     folded = [s for s in solutions if "dropdown" in s.get("class", "").split()]
     assert folded == solutions, f"{docname}: solutions must be hidden (:class: dropdown)"
+
+
+def test_api_page_generator_lists_modules_from_the_package():
+    # The extension that fills book/api.md, checked without a build.
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import nqpf_api
+    finally:
+        sys.path.pop(0)
+    modules = nqpf_api.public_modules()
+    assert modules == public_modules()
+    page = nqpf_api.api_markdown(modules)
+    for module in modules:
+        assert f".. automodule:: {module}\n" in page and f"## `{module}`" in page
+    assert page.count("```") % 2 == 0, "unbalanced code fences in the generated page"
