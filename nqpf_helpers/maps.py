@@ -959,7 +959,19 @@ def _static_prepare(df, *, value, code, time, level, simplify, center, cmap, lim
     if center is None and "nqpf" in value.lower():
         center = 1.0
     scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=center, cmap=cmap, limits=limits)
-    projected = prep.features.to_crs(_PROJECTIONS["world" if prep.level == "world" else "china"])
+    features = prep.features
+    if prep.level == "world":
+        # PROJ wraps longitude +180 to -180, so a polygon touching the antimeridian (Fiji, Chukotka)
+        # would be drawn as a band across the whole map; pull such vertices just inside it.
+        import shapely
+
+        features = features.set_geometry(
+            shapely.transform(
+                features.geometry.array,
+                lambda xy: np.column_stack([np.clip(xy[:, 0], -179.9999, 179.9999), xy[:, 1]]),
+            )
+        )
+    projected = features.to_crs(_PROJECTIONS["world" if prep.level == "world" else "china"])
     return prep, scale, projected
 
 

@@ -382,6 +382,22 @@ def test_static_world_map(world):
         plt.close(fig)
 
 
+def test_static_world_map_has_no_band_across_the_antimeridian(world):
+    # Fiji and Chukotka touch longitude 180; wrapped vertices would stretch a polygon across the map.
+    fig = maps.static_map(world, value="productivity", code="iso3", level="world", year=2017)
+    try:
+        ax = fig.axes[0]
+        map_width = ax.get_xlim()[1] - ax.get_xlim()[0]
+        wide = []
+        for path in ax.collections[0].get_paths():
+            for poly in path.to_polygons():
+                if np.ptp(poly[:, 0]) > 0.5 * map_width and poly[:, 1].max() > -6.0e6:  # Antarctica spans by nature
+                    wide.append(poly[:, 1].mean())
+        assert not wide, f"polygons stretched across the map at y={wide}"
+    finally:
+        plt.close(fig)
+
+
 def test_small_multiples_share_one_scale(province):
     fig = maps.static_small_multiples(province, years=[2010, 2016, 2022])
     try:
