@@ -4,7 +4,8 @@ The site is served on 127.0.0.1 from a sub-path (``/nqpf-book/``, as on GitHub
 Pages), the page is opened in the system Chromium driven by Playwright (no
 browser download), and the test checks that the Leaflet maps drew polygons,
 that the year slider restyles them, and that no request left the machine.
-A screenshot is saved to ``_build/screenshots/regional_map.png``.
+The world chapter's map gets the same check.  Screenshots are saved to
+``_build/screenshots/regional_map.png`` and ``world_map.png``.
 
 Run after a book build (``make book``).  Without a build or a browser the test
 is skipped with the reason, unless ``NQPF_REQUIRE_BUILD=1`` (set by
@@ -27,10 +28,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("NQPF_BUILD_DIR") or ROOT / "_build" / "html")
-PAGE = "chapters/05_regional_results.html"
+# page, fewest polygons its largest map must draw (one per province; most countries), screenshot name
+PAGES = [
+    ("chapters/05_regional_results.html", 31, "regional_map.png"),
+    ("chapters/07_world.html", 140, "world_map.png"),
+]
 MOUNT = "/nqpf-book/"
 REQUIRE = os.environ.get("NQPF_REQUIRE_BUILD") == "1"
-SCREENSHOT = BUILD.parent / "screenshots" / "regional_map.png"
+SCREENSHOTS = BUILD.parent / "screenshots"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -40,8 +45,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# The province map has one polygon per province.
-MIN_POLYGONS = 31
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 LOCAL_SCHEMES = {"data", "about", "blob"}
 
@@ -78,9 +81,9 @@ class _SubPathHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    page = BUILD / PAGE
-    if not page.is_file():
-        _unavailable(f"{page} is missing: build the book first: make book")
+    missing = [str(BUILD / name) for name, _, _ in PAGES if not (BUILD / name).is_file()]
+    if missing:
+        _unavailable(f"{', '.join(missing)} missing: build the book first: make book")
     handler = functools.partial(_SubPathHandler, directory=str(BUILD))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -116,7 +119,8 @@ def _map_frames(page) -> list:
     return [f for f in page.frames if f.evaluate("() => typeof L !== 'undefined' && !!document.querySelector('.leaflet-container')")]
 
 
-def test_regional_maps_draw_offline(site, browser):
+@pytest.mark.parametrize(("page_name", "min_polygons", "shot"), PAGES, ids=[Path(p).stem for p, _, _ in PAGES])
+def test_maps_draw_offline(site, browser, page_name: str, min_polygons: int, shot: str):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -138,8 +142,8 @@ def test_regional_maps_draw_offline(site, browser):
     page.on("console", lambda m: errors.append(f"console: {m.text} ({m.location.get('url', '')})") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"page error: {e} {e.stack or ''}"))
 
-    response = page.goto(site + PAGE, wait_until="load", timeout=120_000)
-    assert response is not None and response.ok, f"could not load {site + PAGE}"
+    response = page.goto(site + page_name, wait_until="load", timeout=120_000)
+    assert response is not None and response.ok, f"could not load {site + page_name}"
     page.wait_for_load_state("networkidle", timeout=120_000)
 
     frames = _map_frames(page)
@@ -152,7 +156,7 @@ def test_regional_maps_draw_offline(site, browser):
             pass  # counted as 0 below, so the failure names every map
         counts.append(frame.locator("path.leaflet-interactive").count())
     print(f"polygons per map: {counts}")
-    assert max(counts) >= MIN_POLYGONS, counts
+    assert max(counts) >= min_polygons, counts
     assert min(counts) > 0, f"a map drew no polygon: {counts}"
 
     # The year slider restyles the polygons of the first map that has one.
@@ -173,9 +177,9 @@ def test_regional_maps_draw_offline(site, browser):
 
     frames[0].frame_element().scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    print(f"screenshot: {SCREENSHOT}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / shot))
+    print(f"screenshot: {SCREENSHOTS / shot}")
 
     assert outside == [], f"requests to outside hosts: {outside[:10]}"
     local = [u for u in requests if urlsplit(u).scheme not in LOCAL_SCHEMES]
