@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import regions
+from ._files import give_default_permissions
 from .validate import format_list
 
 if TYPE_CHECKING:  # heavy imports, only needed when a map is drawn
@@ -156,6 +157,7 @@ def copy_assets(dest: str | os.PathLike[str]) -> list[Path]:
         os.close(fd)
         try:
             shutil.copyfile(src, tmp)
+            give_default_permissions(tmp)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -928,12 +930,14 @@ def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bo
             assets = path.parent / ASSET_DIRNAME
             if not assets.exists():
                 created_dir = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{ASSET_DIRNAME}."))
+                give_default_permissions(created_dir, directory=True)
                 copy_assets(created_dir)
                 os.replace(created_dir, assets)
                 created_dir = assets
             else:
                 copy_assets(assets)
         Path(tmp).write_text(text, encoding="utf-8")
+        give_default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

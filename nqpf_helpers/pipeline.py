@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nqpf_helpers._files import give_default_permissions
 from nqpf_helpers.validate import PanelError, format_list, validate_panel
 
 __all__ = [
@@ -754,6 +755,7 @@ def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     os.close(fd)
     try:
         df.to_csv(tmp, index=False)
+        give_default_permissions(tmp)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -926,10 +928,7 @@ def write_report(
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     old: Path | None = None
     try:
-        # mkdtemp makes a private folder; give the result the permissions a plain mkdir would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
+        give_default_permissions(tmp, directory=True)
         result.results.to_csv(tmp / "results.csv", index=False)
         settings = dict(result.settings)
         map_file, note = (None, "no map (--no-map).")

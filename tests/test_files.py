@@ -1,0 +1,56 @@
+"""Finished outputs get ordinary permissions, not the private ones of their temporary files."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from nqpf_helpers import _files, maps
+from nqpf_helpers.pipeline import write_csv_atomically
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_give_default_permissions_follows_the_umask(tmp_path, umask_022):
+    f = tmp_path / "f"
+    f.write_text("x")
+    os.chmod(f, 0o600)
+    _files.give_default_permissions(f)
+    assert _mode(f) == 0o644
+    d = tmp_path / "d"
+    d.mkdir(mode=0o700)
+    _files.give_default_permissions(d, directory=True)
+    assert _mode(d) == 0o755
+    os.umask(0o077)
+    _files.give_default_permissions(f)
+    assert _mode(f) == 0o600
+
+
+def test_atomic_csv_is_readable_by_others(tmp_path, umask_022):
+    out = write_csv_atomically(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+    assert _mode(out) == 0o644
+
+
+def test_saved_map_and_its_assets_are_readable_by_others(tmp_path, umask_022):
+    codes = ["110000", "310000", "440000"]
+    m = maps.china_choropleth(pd.DataFrame({"region_code": codes, "nqpf": [0.9, 1.0, 1.2]}), time=None, level="province")
+    path = maps.save_map(m, tmp_path / "map.html")
+    assert _mode(path) == 0o644
+    assets = tmp_path / maps.ASSET_DIRNAME
+    assert _mode(assets) == 0o755
+    files = [p for p in assets.rglob("*") if p.is_file()]
+    assert files and all(_mode(p) == 0o644 for p in files)
