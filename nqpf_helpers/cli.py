@@ -2,12 +2,14 @@
 
 Examples
 --------
-``nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o gtfp.csv``
-``nqpf forecast gtfp.csv --protocol improved --seeds 20 --train-until 2009 -o nqpf.csv``
-``nqpf run panel.xlsx --sheet data --inputs labour,capital --good gdp --bad so2 -o results/``
-``nqpf run Test_Data.xlsx --layout authors --gtfp gtfp -o results/``
-``nqpf fetch``                      fetch (or find) and verify every registered file
-``nqpf export world-panel out.csv`` write the balanced PWT + CEDS panel
+.. code-block:: bash
+
+    nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o gtfp.csv
+    nqpf forecast gtfp.csv --protocol improved --seeds 20 --train-until 2009 -o nqpf.csv
+    nqpf run panel.xlsx --sheet data --inputs labour,capital --good gdp --bad so2 -o results/
+    nqpf run Test_Data.xlsx --layout authors --gtfp gtfp -o results/
+    nqpf fetch                        # fetch (or find) and verify every registered file
+    nqpf export world-panel out.csv   # write the balanced PWT + CEDS panel
 """
 
 from __future__ import annotations
