@@ -117,7 +117,7 @@ def _cmd_forecast(args: argparse.Namespace, argv: list[str]) -> int:
         )
     res = pl.compute_nqpf(
         panel, unit=unit, time=time, value=value, protocol=args.protocol, seeds=args.seeds,
-        train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
+        train_until=args.train_until, epochs=args.epochs, progress=_progress(args), lags=args.lags,
     )
     pl.write_csv_atomically(res, out)
     print(f"wrote growth paths and NQPF for {res[unit].nunique()} units, {res[time].min()}-{res[time].max()}, to {out}")
@@ -135,7 +135,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
         gtfp=gtfp_col, rts=args.rts, frontier=args.frontier, window=args.window, protocol=args.protocol,
         seeds=args.seeds, train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
-        extra_settings=_input_settings(args, argv),
+        lags=args.lags, extra_settings=_input_settings(args, argv),
     )
     pl.write_report(result, out, map=args.map, overwrite=args.overwrite)
     print(f"wrote results.csv, settings.json and report.html for {result.settings['n_units']} units to {out}")
@@ -198,6 +198,8 @@ def _add_forecast(p: argparse.ArgumentParser) -> None:
                    help="last training year (default: 2009; protocols that split by year only)")
     g.add_argument("--epochs", type=_positive_int, default=None,
                    help="training epochs (default: 300, as the authors); fewer only for quick trials")
+    g.add_argument("--lags", type=_positive_int, default=None,
+                   help="years in each LSTM input window (default: 5, as the authors)")
 
 
 def _add_output(p: argparse.ArgumentParser, what: str) -> None:

@@ -362,6 +362,7 @@ def check_run_panel(
     gtfp: str | None = None,
     train_until: int | None = 2009,
     forecast: bool = True,
+    lags: int | None = None,
 ) -> pd.DataFrame:
     """Check a panel for everything the SBM and LSTM steps need, before running them.
 
@@ -381,6 +382,9 @@ def check_run_panel(
     forecast
         Whether the growth path will be fitted (then the panel must be
         balanced, gap-free and long enough).
+    lags
+        Window length of the growth path (``None``: the method's 5); the
+        series must be at least ``lags + 2`` years long.
 
     Returns
     -------
@@ -394,6 +398,7 @@ def check_run_panel(
     """
     from nqpf_helpers.forecast import LAGS
 
+    lags = LAGS if lags is None else lags
     inputs, good, bad = _names(inputs), _names(good), _names(bad)
     if gtfp is None:
         if not inputs or not good:
@@ -422,17 +427,18 @@ def check_run_panel(
         if len(years) == 1:
             raise PanelError(
                 f"input panel: only one year ({years[0]}). A growth path needs a time series per unit; "
-                f"supply at least {LAGS + 2} consecutive years (the method of the book uses 1990 onwards), "
+                f"supply at least {lags + 2} consecutive years (the method of the book uses 1990 onwards), "
                 "or use `nqpf gtfp` for a one-year efficiency score."
             )
-        if len(years) < LAGS + 2:
+        if len(years) < lags + 2:
             raise PanelError(
                 f"input panel: series too short, {len(years)} years ({years[0]}-{years[-1]}). The LSTM reads "
-                f"windows of {LAGS} years, so it needs at least {LAGS + 2} consecutive years for one training "
-                "and one test window. Supply a longer panel."
+                f"windows of {lags} years, so it needs at least {lags + 2} consecutive years for one training "
+                "and one test window. Supply a longer panel"
+                + (f", or use fewer lags (--lags {max(1, len(years) - 2)})." if len(years) >= 3 else ".")
             )
         if train_until is not None:
-            first_target = years[LAGS]
+            first_target = years[lags]
             if not first_target <= train_until < years[-1]:
                 raise PanelError(
                     f"input panel: training cut-off {train_until} leaves no training or no test years: the "
@@ -443,12 +449,16 @@ def check_run_panel(
 
 
 # --------------------------------------------------------------------------- computing
-def _protocol_spec(protocol: str, train_until: int | None):
+def _protocol_spec(protocol: str, train_until: int | None, lags: int | None = None):
     from nqpf_helpers import forecast as fc
 
     if protocol not in fc.PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
     spec = fc.PROTOCOLS[protocol]
+    if lags is not None:
+        if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 1:
+            raise ValueError(f"lags must be a whole number of years >= 1 (the window length), got {lags!r}.")
+        spec = dataclasses.replace(spec, lags=int(lags))
     if train_until is None:
         return spec
     if spec.split != "until_year":
@@ -524,6 +534,7 @@ def compute_nqpf(
     epochs: int | None = None,
     chunk: int = 5,
     progress: bool = False,
+    lags: int | None = None,
 ) -> pd.DataFrame:
     """LSTM growth paths and NQPF = actual / predicted GTFP, combined over seeds.
 
@@ -551,6 +562,10 @@ def compute_nqpf(
         change the model, only how often progress is reported.
     progress
         Show a progress bar (stderr).
+    lags
+        Window length of the LSTM (``None``: the protocol's 5 years, as in
+        the authors' code); see the book's robustness chapter for how much
+        it matters.
 
     Returns
     -------
@@ -564,22 +579,22 @@ def compute_nqpf(
     PanelError
         Bad series (see :func:`nqpf_helpers.forecast.series_matrix`).
     ValueError
-        Unknown protocol, no seeds, or ``train_until`` with a protocol that
-        splits by share.
+        Unknown protocol, no seeds, ``lags`` below 1, or ``train_until``
+        with a protocol that splits by share.
     """
     from tqdm import tqdm  # plain bars on stderr: tqdm.auto warns in kernels without ipywidgets
 
     from nqpf_helpers import forecast as fc
     from nqpf_helpers import nqpf as nq
 
-    spec = _protocol_spec(protocol, train_until)
+    spec = _protocol_spec(protocol, train_until, lags)
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("seeds must be at least 1.")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}.")
     check_run_panel(gtfp, unit=unit, time=time, gtfp=value,
-                    train_until=spec.train_until if spec.split == "until_year" else None)
+                    train_until=spec.train_until if spec.split == "until_year" else None, lags=spec.lags)
     config = fc.TrainConfig() if epochs is None else fc.TrainConfig(
         epochs=int(epochs), drop_after=min(fc.TrainConfig().drop_after, max(1, int(epochs) * 5 // 6))
     )
@@ -651,6 +666,7 @@ def run_pipeline(
     epochs: int | None = None,
     progress: bool = False,
     extra_settings: dict[str, Any] | None = None,
+    lags: int | None = None,
 ) -> PipelineResult:
     """GTFP (SBM, or a given column), growth paths and NQPF for a panel.
 
@@ -667,7 +683,7 @@ def run_pipeline(
         SBM options, see :func:`compute_gtfp`.
     gtfp
         Use this existing column as GTFP and skip the SBM step.
-    protocol, seeds, train_until, epochs
+    protocol, seeds, train_until, epochs, lags
         Growth-path options, see :func:`compute_nqpf`.
     progress
         Show progress bars (stderr).
@@ -680,9 +696,10 @@ def run_pipeline(
     """
     from nqpf_helpers import forecast as fc
 
-    spec = _protocol_spec(protocol, train_until)
+    spec = _protocol_spec(protocol, train_until, lags)
     cut = spec.train_until if spec.split == "until_year" else None
-    check_run_panel(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad, gtfp=gtfp, train_until=cut)
+    check_run_panel(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad, gtfp=gtfp, train_until=cut,
+                    lags=spec.lags)
     if gtfp is None:
         g = compute_gtfp(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad,
                          rts=rts, frontier=frontier, window=window, progress=progress)
@@ -690,7 +707,7 @@ def run_pipeline(
         g = validate_panel(panel, unit=unit, time=time, values=[gtfp], positive=[gtfp], name="input panel")
         g = g[[unit, time, gtfp]].rename(columns={gtfp: "gtfp"})
     n = compute_nqpf(g, unit=unit, time=time, value="gtfp", protocol=protocol, seeds=seeds,
-                     train_until=train_until, epochs=epochs, progress=progress)
+                     train_until=train_until, epochs=epochs, progress=progress, lags=lags)
     results = g.merge(n.drop(columns=["actual"]), on=[unit, time], how="left")
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     settings = {
@@ -709,6 +726,7 @@ def run_pipeline(
         "protocol": protocol,
         "protocol_description": spec.description,
         "train_until": cut,
+        "lags": spec.lags,
         "seeds": seed_list,
         "epochs": epochs if epochs is not None else fc.TrainConfig().epochs,
         "n_units": int(g[unit].nunique()),

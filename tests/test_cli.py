@@ -108,6 +108,15 @@ def test_forecast_command_on_gtfp_output(tmp_path, panel_csv):
     pd.testing.assert_series_equal(f["nqpf"], f["actual"] / f["predicted"], check_names=False)
 
 
+def test_run_command_records_lags(tmp_path, panel_csv):
+    out = tmp_path / "res"
+    assert cli.main(["run", str(panel_csv), *SBM, "--lags", "3", *QUICK, "--no-map", "-o", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["lags"] == 3
+    res = pd.read_csv(out / "results.csv")
+    assert res.dropna(subset=["nqpf"])["year"].min() == res["year"].min() + 3
+
+
 def test_forecast_command_on_the_authors_workbook(tmp_path):
     # a Parquet copy of five provinces of the authors' series, in their own column layout
     raw = pd.read_excel(fetch("nqpf/Test_Data.xlsx"))

@@ -140,6 +140,23 @@ def test_compute_nqpf_train_until_moves_the_split(panel):
     assert out.loc[out["split"] == "test", "year"].min() == 2012
 
 
+def test_compute_nqpf_lags_set_the_first_predicted_year(panel):
+    g = pl.compute_gtfp(panel, unit="region_code", time="year", **SBM)
+    first = int(g["year"].min())
+    for lags in (3, 7):
+        out = pl.compute_nqpf(g, unit="region_code", time="year", lags=lags, **QUICK)
+        assert out["year"].min() == first + lags  # the first `lags` years are inputs only
+
+
+def test_lags_are_checked_before_computing(panel):
+    short = panel[panel["year"] < panel["year"].min() + 8]
+    g = pl.compute_gtfp(short, unit="region_code", time="year", **SBM)
+    with pytest.raises(PanelError, match=r"windows of 7 years.*--lags 6"):
+        pl.compute_nqpf(g, unit="region_code", time="year", lags=7, protocol="released_current", **QUICK)
+    with pytest.raises(ValueError, match="lags must be a whole number"):
+        pl.compute_nqpf(g, unit="region_code", time="year", lags=0, **QUICK)
+
+
 def test_compute_nqpf_rejects_cutoff_for_share_protocols(panel):
     g = pl.compute_gtfp(panel, unit="region_code", time="year", **SBM)
     with pytest.raises(ValueError, match="splits training and test years by share"):
