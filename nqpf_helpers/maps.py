@@ -999,7 +999,9 @@ def _colourbar(fig, axes, scale: ColourScale, label: str) -> None:
     sm = ScalarMappable(norm=scale.norm, cmap=scale.colormap)
     bar = fig.colorbar(sm, ax=axes, orientation="horizontal", fraction=0.04, pad=0.02, extend=extend, shrink=0.6)
     bar.set_label(label)
-    bar.set_ticks([v for _, v in scale.ticks()])
+    ticks = [v for _, v in scale.ticks()]
+    bar.set_ticks(ticks)
+    bar.set_ticklabels([f"{v:.3g}" for v in ticks])  # as in the interactive legend
 
 
 def static_map(

@@ -358,6 +358,9 @@ def test_static_map_has_one_polygon_per_boundary_with_the_scale_colours(province
         got = ["#%02x%02x%02x" % tuple(np.rint(f[:3] * 255).astype(int)) for f in faces]
         assert sorted(got) == sorted(expected)
         assert fig.unmatched.empty
+        # colour-bar labels carry the legend's three significant digits, not matplotlib's long floats
+        labels = [t.get_text() for t in bar_ax.get_xticklabels()]
+        assert labels == [f"{v:.3g}" for _, v in m.nqpf_scale.ticks()]
     finally:
         plt.close(fig)
 
