@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import traceback
@@ -64,10 +63,6 @@ _EXPORTS = {
     "gtfp-series": lambda args: data.load_gtfp_series(),
     "published": lambda args: data.load_published_nqpf(args.level),
 }
-
-
-def _write_atomically(df, out: Path) -> None:
-    pl.write_csv_atomically(df, out)
 
 
 def _split(text: str | None) -> list[str]:
@@ -156,7 +151,7 @@ def _cmd_fetch(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
     table = _EXPORTS[args.table](args)
-    _write_atomically(table, Path(args.out))
+    pl.write_csv_atomically(table, Path(args.out))
     print(f"wrote {len(table)} rows to {args.out}")
     return EXIT_OK
 

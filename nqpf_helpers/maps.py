@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import regions
-from ._files import give_default_permissions
+from ._files import give_default_permissions, replace_atomically
 from .validate import format_list
 
 if TYPE_CHECKING:  # heavy imports, only needed when a map is drawn
@@ -153,15 +153,8 @@ def copy_assets(dest: str | os.PathLike[str]) -> list[Path]:
     for rel, src in asset_files().items():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(fd)
-        try:
+        with replace_atomically(target) as tmp:
             shutil.copyfile(src, tmp)
-            give_default_permissions(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         written.append(target)
     return written
 
@@ -923,8 +916,6 @@ def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bo
         if bundle_assets:
             m.get_root().render()  # the figure header keeps the last links; restore the map's own
     created_dir = None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
         if bundle_assets:
             assets = path.parent / ASSET_DIRNAME
@@ -936,11 +927,9 @@ def save_map(m: "folium.Map", path: str | os.PathLike[str], *, bundle_assets: bo
                 created_dir = assets
             else:
                 copy_assets(assets)
-        Path(tmp).write_text(text, encoding="utf-8")
-        give_default_permissions(tmp)
-        os.replace(tmp, path)
+        with replace_atomically(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
         if created_dir is not None:
             shutil.rmtree(created_dir, ignore_errors=True)
         raise

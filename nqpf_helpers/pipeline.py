@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nqpf_helpers._files import give_default_permissions
+from nqpf_helpers._files import give_default_permissions, replace_atomically
 from nqpf_helpers.validate import PanelError, format_list, validate_panel
 
 __all__ = [
@@ -769,15 +769,8 @@ def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     """Write ``df`` as CSV through a temporary file beside ``out``, renamed into place at the end."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replace_atomically(out) as tmp:
         df.to_csv(tmp, index=False)
-        give_default_permissions(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return out
 
 

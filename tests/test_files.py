@@ -54,3 +54,23 @@ def test_saved_map_and_its_assets_are_readable_by_others(tmp_path, umask_022):
     assert _mode(assets) == 0o755
     files = [p for p in assets.rglob("*") if p.is_file()]
     assert files and all(_mode(p) == 0o644 for p in files)
+
+
+def test_replace_atomically_keeps_the_old_file_when_the_block_fails(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="half way"):
+        with _files.replace_atomically(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("half way")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_replace_atomically_replaces_on_success(tmp_path, umask_022):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with _files.replace_atomically(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and _mode(target) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
