@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import regions
 from ._files import give_default_permissions, replace_atomically
+from .errors import MapInputError
 from .validate import format_list
 
 if TYPE_CHECKING:  # heavy imports, only needed when a map is drawn
@@ -93,10 +94,6 @@ _WEIGHT = {"province": 0.8, "city": 0.5, "county": 0.25, "world": 0.5}
 _NA_COLOUR = "#d9d9d9"
 _LEVELS = (*regions.LEVELS, "world")
 _SIG_DIGITS = 4
-
-
-class MapInputError(ValueError):
-    """The data given to a map function cannot be mapped; the message names the fix."""
 
 
 def map_levels() -> tuple[str, ...]:

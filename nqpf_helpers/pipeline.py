@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from nqpf_helpers._files import give_default_permissions, replace_atomically
+from nqpf_helpers.errors import InputError, OutputError
 from nqpf_helpers.validate import PanelError, format_list, validate_panel
 
 __all__ = [
@@ -78,14 +79,6 @@ _READERS = {".csv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".
             ".parquet": "parquet", ".pq": "parquet"}
 _ISO3_RE = re.compile(r"^[A-Z]{3}$")
 _CHINA_RE = re.compile(r"^\d{6}$")
-
-
-class InputError(ValueError):
-    """An input file or option cannot be used; the message names the problem and the fix."""
-
-
-class OutputError(OSError):
-    """The output location cannot be written; the message names the problem and the fix."""
 
 
 # --------------------------------------------------------------------------- reading

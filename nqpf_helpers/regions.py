@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .errors import UnknownRegionError, UnmappedRegionWarning
 from .validate import format_list
 
 if TYPE_CHECKING:  # geopandas is slow to import and only needed for maps
@@ -134,14 +135,6 @@ _TABLE_COLUMNS = [
 _INFO_COLUMNS = _TABLE_COLUMNS[1:]
 _CNMAPS_LEVELS = {"province": "省", "city": "市", "county": "区县"}
 _MAX_LISTED = 10
-
-
-class UnknownRegionError(ValueError):
-    """A code is not a 6-digit code of one of the 31 mainland provinces."""
-
-
-class UnmappedRegionWarning(UserWarning):
-    """Well-formed codes that cnmaps does not know (abolished or merged units)."""
 
 
 def _preview(items: Iterable[object]) -> str:

@@ -15,13 +15,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .errors import PanelError
+
 __all__ = ["PanelError", "validate_panel", "format_list"]
 
 _MAX_LISTED = 8
-
-
-class PanelError(ValueError):
-    """A panel failed validation; the message names the problem and the fix."""
 
 
 def format_list(items: Iterable[object], limit: int = _MAX_LISTED) -> str:

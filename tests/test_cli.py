@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nqpf_helpers import cli
+from nqpf_helpers import cli, data
 from nqpf_helpers import pipeline as pl
 from nqpf_helpers.data import fetch, file_sha256
 
@@ -31,7 +31,7 @@ def panel_csv(tmp_path_factory) -> Path:
 def test_fetch_reports_every_file(capsys):
     assert cli.main(["fetch"]) == 0
     out = capsys.readouterr().out
-    assert out.count("ok ") == 9
+    assert out.count("ok ") == len(data.registry())
 
 
 def test_fetch_fails_cleanly_offline(tmp_path, monkeypatch, capsys):

@@ -1,6 +1,7 @@
 """Data layer: find, fetch, check and load every public data set the book uses.
 
-Files are described in ``data/registry.toml`` (public URL, sha256, citation).
+Files are described in ``registry.toml``, package data of this module read with
+:mod:`importlib.resources` (public URL, sha256, citation).
 :func:`fetch` resolves a registry name to a local path in this order:
 
 1. the folder named by the environment variable ``NQPF_DATA_DIR`` (tests and CI
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from importlib import resources
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +32,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .validate import validate_panel
+from ..errors import DataIntegrityError, DataUnavailableError
+from ..validate import validate_panel
 
 __all__ = [
     "DataUnavailableError",
@@ -45,14 +48,16 @@ __all__ = [
     "load_world_panel",
     "balance_panel",
     "load_world_boundaries",
-    "REGISTRY_PATH",
+    "REGISTRY_RESOURCE",
+    "file_sha256",
+    "coverage",
     "WORLD_PANEL_COLUMNS",
 ]
 
 DATA_DIR_ENV = "NQPF_DATA_DIR"
 CACHE_DIR_ENV = "NQPF_CACHE_DIR"
 OFFLINE_ENV = "NQPF_OFFLINE"
-REGISTRY_PATH = Path(__file__).resolve().parent.parent / "data" / "registry.toml"
+REGISTRY_RESOURCE = "registry.toml"
 
 Level = Literal["province", "city", "county"]
 _NQPF_SHEETS: dict[str, str] = {"province": "First A.D.", "city": "Second A.D.", "county": "Third A.D."}
@@ -62,17 +67,9 @@ _CEDS_SPECIES = ("SO2", "NOx", "BC", "OC", "CO2")
 WORLD_PANEL_COLUMNS = ["iso3", "country", "year", "labour", "capital", "gdp", "so2", "nox", "smoke"]
 
 
-class DataUnavailableError(FileNotFoundError):
-    """A data file is neither in the local data folder nor downloadable."""
-
-
-class DataIntegrityError(RuntimeError):
-    """A data file exists but its content is not what the registry records."""
-
-
 @dataclass(frozen=True)
 class RegistryEntry:
-    """One file of the download registry (see ``data/registry.toml``)."""
+    """One file of the download registry (``nqpf_helpers/data/registry.toml``)."""
 
     name: str
     url: str
@@ -100,13 +97,15 @@ def registry() -> dict[str, RegistryEntry]:
     dict
         Registry entries keyed by file name (the path inside ``NQPF_DATA_DIR``).
     """
-    if not REGISTRY_PATH.exists():
+    resource = resources.files(__name__).joinpath(REGISTRY_RESOURCE)
+    try:
+        raw = tomllib.loads(resource.read_text(encoding="utf-8"))["files"]
+    except FileNotFoundError as exc:  # pragma: no cover - only a broken install gets here
         raise DataUnavailableError(
-            f"Download registry not found at {REGISTRY_PATH}. Install nqpf_helpers from a clone of the "
-            "repository with `pip install -e .` so that data/registry.toml sits beside the package."
-        )
-    with REGISTRY_PATH.open("rb") as fh:
-        raw = tomllib.load(fh)["files"]
+            f"The download registry {REGISTRY_RESOURCE} is missing from the installed package "
+            f"nqpf_helpers.data ({resource}). Reinstall nqpf_helpers; if you built the wheel yourself, "
+            "check that package data is included."
+        ) from exc
     return {
         name: RegistryEntry(
             name=name,
