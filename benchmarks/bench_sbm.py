@@ -105,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     say()
 
     # warm-up so that imports and first-call costs are not charged to either side
-    sbm(year.head(50), dmu="county", period="year", inputs=INPUTS, good=GOOD, bad=BAD)
+    sbm(year.head(50), unit="county", time="year", inputs=INPUTS, good=GOOD, bad=BAD)
     naive_loop(year.head(50), np.arange(3))
 
     # (b) package, one contemporaneous year
     t0 = time.perf_counter()
-    res = sbm(year, dmu="county", period="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="contemporaneous")
+    res = sbm(year, unit="county", time="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="contemporaneous")
     t_fast = time.perf_counter() - t0
 
     # (a) naive loop on a sample, extrapolated
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     # (b) package, global frontier over the whole panel
     say(f"## Global frontier, {args.n} x {args.years} = {len(panel)} DMU-years, n_jobs={args.jobs}")
     t0 = time.perf_counter()
-    glob = sbm(panel, dmu="county", period="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="global",
+    glob = sbm(panel, unit="county", time="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="global",
                n_jobs=args.jobs)
     t_glob = time.perf_counter() - t0
     say(f"nqpf_helpers.sbm.sbm: {t_glob:.1f} s = {t_glob / 60:.2f} min "

@@ -506,7 +506,7 @@ def compute_gtfp(
 
     clean = check_run_panel(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad, forecast=False)
     scores = sbm.sbm(
-        clean, dmu=unit, period=time, inputs=_names(inputs), good=_names(good), bad=_names(bad),
+        clean, unit=unit, time=time, inputs=_names(inputs), good=_names(good), bad=_names(bad),
         rts=rts, frontier=frontier, window=window, progress=progress,
     )
     keep = [unit, time, "rho", "efficient"] + [c for c in scores.columns if c.startswith("ineff_")]

@@ -257,7 +257,7 @@ def run_variants(
                 gtfp_cache[skey] = gtfp
             else:
                 scores = sbm_mod.sbm(
-                    panel, dmu=unit, period=time, inputs=inputs, good=good, bad=bad,
+                    panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad,
                     rts=v.rts, frontier=v.frontier, window=v.window,
                 )
                 gtfp_cache[skey] = scores[[unit, time, "rho"]].rename(columns={"rho": value})

@@ -34,8 +34,8 @@ TONE2001_CRS = [79 / 99, 25 / 44, 1.0, 2 / 3, 1.0]
 
 
 def _scores(df: pd.DataFrame, **kw) -> np.ndarray:
-    kw.setdefault("period", None)
-    return sbm(df, dmu="dmu", **kw)["rho"].to_numpy()
+    kw.setdefault("time", None)
+    return sbm(df, unit="dmu", **kw)["rho"].to_numpy()
 
 
 def _cvxpy_scores(df, inputs, good, bad, rts="vrs", super_efficiency=False):
@@ -78,7 +78,7 @@ def test_tone2001_example_crs(path):
 
 
 def test_tone2001_slacks_targets_and_decomposition():
-    res = sbm(TONE2001, dmu="dmu", period=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs")
+    res = sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs")
     d = res.set_index("dmu")
     # D is C with one unit less of output 2: its only slack is that unit.
     assert d.loc["D", "slack_y2"] == pytest.approx(1.0)
@@ -100,7 +100,7 @@ def test_hand_example_with_a_bad_output():
         rho = _scores(df, inputs=["x"], good=["y"], bad=["b"], rts=rts)
         np.testing.assert_allclose(rho, [1.0, 0.4], atol=1e-9)
         np.testing.assert_allclose(_cvxpy_scores(df, ["x"], ["y"], ["b"], rts=rts), [1.0, 0.4], atol=1e-9)
-    res = sbm(df, dmu="dmu", period=None, inputs=["x"], good=["y"], bad=["b"])
+    res = sbm(df, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"])
     b = res.iloc[1]
     assert b["slack_x"] == pytest.approx(1.0) and b["slack_b"] == pytest.approx(1.0)
     # 1 - rho = 0.6 = (1/2 + 1/4) / 1.25, split 0.4 input and 0.2 pollution
@@ -121,7 +121,7 @@ def test_zero_bad_output_drops_its_term_but_keeps_the_count():
             "b": [0.0, 1.0, 1.0, 0.0],
         }
     )
-    res = sbm(df, dmu="dmu", period=None, inputs=["x"], good=["y"], bad=["b"])
+    res = sbm(df, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"])
     np.testing.assert_allclose(res["rho"], [1.0, 1 / 3, 1.0, 1 / 3], atol=1e-9)
     np.testing.assert_allclose(_cvxpy_scores(df, ["x"], ["y"], ["b"]), [1.0, 1 / 3, 1.0, 1 / 3], atol=1e-9)
     d = res.set_index("dmu")
@@ -133,11 +133,11 @@ def test_zero_bad_output_drops_its_term_but_keeps_the_count():
 def test_single_dmu_duplicates_and_a_dominant_dmu():
     one = pd.DataFrame({"dmu": ["A"], "x": [3.0], "y": [2.0], "b": [5.0]})
     assert _scores(one, inputs=["x"], good=["y"], bad=["b"]).tolist() == [pytest.approx(1.0)]
-    sup = sbm(one, dmu="dmu", period=None, inputs=["x"], good=["y"], bad=["b"], super_efficiency=True)
+    sup = sbm(one, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], super_efficiency=True)
     assert math.isnan(sup["rho"].iloc[0]) and sup["rho_sbm"].iloc[0] == pytest.approx(1.0)
 
     dup = pd.DataFrame({"dmu": ["A", "B", "C"], "x": [1.0, 1.0, 2.0], "y": [1.0, 1.0, 1.0], "b": [1.0, 1.0, 1.0]})
-    res = sbm(dup, dmu="dmu", period=None, inputs=["x"], good=["y"], bad=["b"], super_efficiency=True)
+    res = sbm(dup, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], super_efficiency=True)
     # identical efficient twins: each is exactly matched by the other (super = 1);
     # C needs twice their input: rho = (1 - 1/2) / 1
     np.testing.assert_allclose(res["rho"], [1.0, 1.0, 0.5], atol=1e-9)
@@ -149,11 +149,11 @@ def test_single_dmu_duplicates_and_a_dominant_dmu():
         | {c: [df[c].min() / 2] for c in INPUTS + BAD}
         | {c: [df[c].max() * 2] for c in GOOD}
     )
-    res = sbm(pd.concat([df, best]), dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD)
+    res = sbm(pd.concat([df, best]), unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD)
     assert res["rho"].iloc[-1] == pytest.approx(1.0)
     assert res["efficient"].sum() == 1  # it dominates everyone strictly
     assert all(p[0][0] == 999 for p in res["peers"])
-    sup = sbm(pd.concat([df, best]), dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD,
+    sup = sbm(pd.concat([df, best]), unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD,
               super_efficiency=True)
     assert sup["rho"].iloc[-1] > 1.0
 
@@ -165,7 +165,7 @@ def test_super_efficiency_hand_example():
     # lambda in [1/2, 1] trades input and pollution for output and gives 2 too.
     df = pd.DataFrame({"dmu": ["A", "B"], "x": [1.0, 2.0], "y": [1.0, 1.0], "b": [1.0, 2.0]})
     for rts in ("vrs", "crs"):
-        res = sbm(df, dmu="dmu", period=None, inputs=["x"], good=["y"], bad=["b"], rts=rts, super_efficiency=True)
+        res = sbm(df, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], rts=rts, super_efficiency=True)
         np.testing.assert_allclose(res["rho"], [2.0, 0.4], atol=1e-9)
         np.testing.assert_allclose(res["rho_sbm"], [1.0, 0.4], atol=1e-9)
         X, Y, B = df[["x"]].to_numpy(), df[["y"]].to_numpy(), df[["b"]].to_numpy()
@@ -173,7 +173,7 @@ def test_super_efficiency_hand_example():
 
 
 def test_super_efficiency_tone2001_matches_cvxpy_and_ranks_efficient_dmus():
-    res = sbm(TONE2001, dmu="dmu", period=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs",
+    res = sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs",
               super_efficiency=True)
     ref = _cvxpy_scores(TONE2001, ["x1", "x2"], ["y1", "y2"], [], rts="crs", super_efficiency=True)
     np.testing.assert_allclose(res["rho"], ref, atol=1e-9)
@@ -192,7 +192,7 @@ def test_fast_path_equals_cvxpy_on_a_panel_spanning_six_orders_of_magnitude(rts)
     df = _random_panel(rng, 220)
     span = np.log10(df[INPUTS + GOOD + BAD].max().max() / df[INPUTS + GOOD + BAD].min().min())
     assert span > 6
-    fast = sbm(df, dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD, rts=rts)["rho"].to_numpy()
+    fast = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, rts=rts)["rho"].to_numpy()
     ref = _cvxpy_scores(df, INPUTS, GOOD, BAD, rts=rts)
     np.testing.assert_allclose(fast, ref, atol=1e-6, rtol=0)
 
@@ -200,7 +200,7 @@ def test_fast_path_equals_cvxpy_on_a_panel_spanning_six_orders_of_magnitude(rts)
 def test_fast_super_efficiency_equals_cvxpy():
     rng = np.random.default_rng(11)
     df = _random_panel(rng, 120)
-    fast = sbm(df, dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD, super_efficiency=True)
+    fast = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, super_efficiency=True)
     ref = _cvxpy_scores(df, INPUTS, GOOD, BAD, super_efficiency=True)
     np.testing.assert_allclose(fast["rho"], ref, atol=1e-6, rtol=0)
     assert (fast.loc[fast["efficient"], "rho"] >= 1).all()
@@ -209,7 +209,7 @@ def test_fast_super_efficiency_equals_cvxpy():
 def test_parallel_and_progress_give_the_same_answer(capsys):
     rng = np.random.default_rng(5)
     df = _random_panel(rng, 150, periods=2)
-    kw = dict(dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD)
+    kw = dict(unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD)
     serial = sbm(df, **kw, progress=True)
     parallel = sbm(df, **kw, n_jobs=2, progress=True)
     np.testing.assert_allclose(serial["rho"], parallel["rho"], atol=1e-9)
@@ -224,7 +224,7 @@ def test_parallel_and_progress_give_the_same_answer(capsys):
 def test_targets_are_the_peer_combination_and_decomposition_adds_up():
     rng = np.random.default_rng(9)
     df = _random_panel(rng, 80)
-    res = sbm(df, dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD)
+    res = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD)
     data = df.set_index(["dmu", "year"])[INPUTS + GOOD + BAD]
     for _, row in res.iterrows():
         combo = sum(lam * data.loc[(d, y)].to_numpy() for d, y, lam in row["peers"])
@@ -246,7 +246,7 @@ def test_targets_are_the_peer_combination_and_decomposition_adds_up():
 def test_frontier_options_nest_as_they_should():
     rng = np.random.default_rng(21)
     df = _random_panel(rng, 40, periods=4)
-    kw = dict(dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD)
+    kw = dict(unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD)
     glob = sbm(df, **kw, frontier="global")["rho"].to_numpy()
     cont = sbm(df, **kw, frontier="contemporaneous")["rho"].to_numpy()
     seq = sbm(df, **kw, frontier="sequential")["rho"].to_numpy()
@@ -283,7 +283,7 @@ def test_reference_periods():
 
 def test_negative_and_non_positive_data_are_rejected_with_a_clear_message():
     df = TONE2001.assign(b=[1.0, 2.0, 0.0, 1.0, 1.0])
-    kw = dict(dmu="dmu", period=None, inputs=["x1", "x2"], good=["y1", "y2"], bad=["b"])
+    kw = dict(unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"], bad=["b"])
     sbm(df, **kw)  # a zero bad output is fine
     with pytest.raises(PanelError, match=r"'b' must be >= 0"):
         sbm(df.assign(b=[1.0, -2.0, 0.0, 1.0, 1.0]), **kw)
@@ -383,7 +383,7 @@ def test_property_every_contemporaneous_frontier_has_an_efficient_dmu(logs):
     n = len(df) // 3
     df["dmu"] = np.tile(np.arange(n), 3)
     df["year"] = np.repeat([2001, 2002, 2003], n)
-    res = sbm(df, dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="contemporaneous")
+    res = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="contemporaneous")
     assert (res.groupby("year")["rho"].max() > 1 - 1e-9).all()
-    glob = sbm(df, dmu="dmu", period="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="global")
+    glob = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="global")
     assert glob["efficient"].any()
