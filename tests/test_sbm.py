@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from nqpf_helpers.sbm import inefficiency_by_source, reference_periods, sbm, sbm_cvxpy
+from nqpf_helpers.errors import InputError, NQPFError, SolverError
+from nqpf_helpers.sbm import fast, inefficiency_by_source, reference_periods, sbm, sbm_cvxpy
 from nqpf_helpers.validate import PanelError
 
 INPUTS, GOOD, BAD = ["x1", "x2"], ["y"], ["b1", "b2", "b3"]
@@ -61,6 +62,23 @@ def _random_panel(rng: np.random.Generator, n: int, periods: int = 1, decades: f
     df.insert(0, "dmu", np.repeat(np.arange(n), periods))
     df.insert(1, "year", np.tile(np.arange(2000, 2000 + periods), n))
     return df
+
+
+def _size_panel(rng: np.random.Generator, n: int, size_decades: float = 4.0) -> pd.DataFrame:
+    """DMUs of very different sizes (a factor shared by all columns, over `size_decades` orders).
+
+    Under CRS a large DMU is then compared with many copies of a small one,
+    so that sum(lambda) reaches the thousands; each column also has its own unit.
+    """
+    size = 10.0 ** rng.uniform(0.0, size_decades, size=(n, 1))
+    data = size * np.exp(rng.normal(0.0, 0.3, size=(n, 6))) * 10.0 ** rng.integers(-2, 5, size=6)
+    df = pd.DataFrame(data, columns=INPUTS + GOOD + BAD)
+    df.insert(0, "dmu", np.arange(n))
+    return df
+
+
+def _lambda_sums(res: pd.DataFrame) -> np.ndarray:
+    return res["peers"].map(lambda p: sum(lam for *_, lam in p)).to_numpy()
 
 
 # --------------------------------------------------------------------------
@@ -387,3 +405,218 @@ def test_property_every_contemporaneous_frontier_has_an_efficient_dmu(logs):
     assert (res.groupby("year")["rho"].max() > 1 - 1e-9).all()
     glob = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, frontier="global")
     assert glob["efficient"].any()
+
+
+# --------------------------------------------------------------------------
+# Zero bad outputs in the super-efficiency model (see nqpf_helpers.sbm)
+# --------------------------------------------------------------------------
+
+# A is the only DMU that emits nothing; C matches or beats it on everything else.
+ZERO_EMITTER = pd.DataFrame(
+    {"dmu": ["A", "B", "C"], "x": [1.0, 2.0, 1.0], "y": [1.0, 1.0, 2.0], "b": [0.0, 1.0, 1.0]}
+)
+
+
+@pytest.mark.parametrize(
+    ("rts", "rho_sbm", "rho_super"),
+    [
+        # VRS. B: projected on A (s- 1 of 2, sb 1 of 1) or on a mix of A and C: (1/2)/(1 + 1/2) = 1/3.
+        # C without itself: only mixes of A and B remain, all with y = 1: sg = 1 of 2, and
+        # lambda_A = 1 needs no input increase: delta = 1 / (1 - 1/2) = 2.
+        ("vrs", [1.0, 1 / 3, 1.0], [1.0, 1 / 3, 2.0]),
+        # CRS. B: half of C (x 0.5, y 1, b 0.5): (1 - 1.5/2) / (1 + 0.5/2) = 0.2.
+        # C: twice A (x 2, y 2, b 0) needs one more unit of input: delta = 1 + (1/2)(1/1) = 1.5.
+        ("crs", [1.0, 0.2, 1.0], [1.0, 0.2, 1.5]),
+    ],
+)
+def test_zero_emitter_is_sbm_efficient_and_its_super_efficiency_ignores_the_pollutant(rts, rho_sbm, rho_super):
+    # A is the only zero emitter: in the SBM only zero emitters can be its peers, so A
+    # is its own peer and rho = 1.  In the super-efficiency model A is excluded from its
+    # own frontier and every remaining DMU emits: the pollution increase sb/0 would be
+    # infinite; by the documented convention the term is dropped, and C (x 1, y 2) matches
+    # A on input and output, so A's super-efficiency is exactly 1 (VRS: C itself; CRS:
+    # half of C).  Emitting nothing secures rho = 1 but no further rank.
+    kw = dict(unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], rts=rts)
+    res = sbm(ZERO_EMITTER, **kw, super_efficiency=True)
+    np.testing.assert_allclose(res["rho_sbm"], rho_sbm, atol=1e-9)
+    np.testing.assert_allclose(res["rho"], rho_super, atol=1e-9)
+    assert res["efficient"].tolist() == [True, False, True]
+    np.testing.assert_allclose(_cvxpy_scores(ZERO_EMITTER, ["x"], ["y"], ["b"], rts=rts, super_efficiency=True),
+                               rho_super, atol=1e-9)
+    X, Y, B = (ZERO_EMITTER[[c]].to_numpy() for c in "xyb")
+    assert sbm_cvxpy(X, Y, B, 0, rts=rts)["lambdas"] == {0: pytest.approx(1.0)}
+    sup_a = sbm_cvxpy(X, Y, B, 0, rts=rts, super_efficiency=True)
+    assert sup_a["rho"] == pytest.approx(1.0, abs=1e-9)
+    assert sup_a["slack_b"][0] > 0.4  # A would have to emit, but that costs nothing in the score
+
+
+def test_a_tiny_positive_emission_counts_and_a_second_zero_emitter_is_a_free_peer():
+    # The term is dropped only at exactly zero: with b_A = e > 0, A's super-efficiency
+    # against C is 1 + (1/2)(1 - e)/e (VRS), which grows like 1/e -- why the limit is not
+    # used as the zero emitter's score.
+    e = 0.01
+    tiny = ZERO_EMITTER.assign(b=[e, 1.0, 1.0])
+    res = sbm(tiny, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], super_efficiency=True)
+    assert res["rho"].iloc[0] == pytest.approx(1 + 0.5 * (1 - e) / e, rel=1e-9)
+    assert _cvxpy_scores(tiny, ["x"], ["y"], ["b"], super_efficiency=True)[0] == pytest.approx(1 + 0.5 * (1 - e) / e)
+    # D, a second zero emitter with twice A's input, is dominated by A (rho = 1/2);
+    # A against {B, C, D}: C still matches it, delta = 1 with sb = 0 available via D too.
+    two = pd.concat([ZERO_EMITTER, pd.DataFrame({"dmu": ["D"], "x": [2.0], "y": [1.0], "b": [0.0]})])
+    res = sbm(two, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], super_efficiency=True)
+    np.testing.assert_allclose(res["rho"], [1.0, 1 / 3, 2.0, 0.5], atol=1e-9)
+    np.testing.assert_allclose(_cvxpy_scores(two, ["x"], ["y"], ["b"], super_efficiency=True), res["rho"], atol=1e-9)
+
+
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+def test_fast_equals_cvxpy_with_many_zero_emitters(rts):
+    rng = np.random.default_rng(17 if rts == "vrs" else 18)
+    df = _random_panel(rng, 90)
+    zeros = rng.random((len(df), len(BAD))) < 0.25
+    df[BAD] = np.where(zeros, 0.0, df[BAD].to_numpy())
+    fast_res = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, rts=rts, super_efficiency=True)
+    ref = _cvxpy_scores(df, INPUTS, GOOD, BAD, rts=rts, super_efficiency=True)
+    np.testing.assert_allclose(fast_res["rho"], ref, atol=1e-6, rtol=0)
+    # in the ordinary SBM a zero emitter's peers emit none of that pollutant either
+    ordinary = sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD, rts=rts)
+    emits = df.set_index("dmu")[BAD] > 0
+    checked = 0
+    for i, peers in enumerate(ordinary["peers"]):
+        for k, col in enumerate(BAD):
+            if zeros[i, k]:
+                assert not emits.loc[[p[0] for p in peers], col].any()
+                checked += 1
+    assert checked > 40
+    assert np.isfinite(fast_res["rho"]).all() and (fast_res.loc[fast_res["efficient"], "rho"] >= 1).all()
+
+
+# --------------------------------------------------------------------------
+# Column generation: tolerance under CRS and super-efficiency, round limit
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+@pytest.mark.parametrize("super_efficiency", [False, True])
+def test_fast_equals_cvxpy_when_lambda_sums_reach_thousands(rts, super_efficiency):
+    df = _size_panel(np.random.default_rng(2), 100)
+    assert np.log10(df[INPUTS + GOOD + BAD].max().max() / df[INPUTS + GOOD + BAD].min().min()) > 8
+    res = sbm(df, unit="dmu", time=None, inputs=INPUTS, good=GOOD, bad=BAD, rts=rts,
+              super_efficiency=super_efficiency)
+    if rts == "crs":
+        assert _lambda_sums(res).max() > 1e3  # the case a fixed pricing tolerance does not cover
+    ref = _cvxpy_scores(df, INPUTS, GOOD, BAD, rts=rts, super_efficiency=super_efficiency)
+    np.testing.assert_allclose(res["rho"], ref, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+@pytest.mark.parametrize("super_efficiency", [False, True])
+def test_lambda_bound_used_by_pricing_holds_at_the_optimum(rts, super_efficiency):
+    # Pricing scales its tolerance by an upper bound on sum(t * lambda) at the full
+    # optimum; check the bound against the optimal solutions of the cvxpy model.
+    df = _size_panel(np.random.default_rng(4), 40)
+    X, Yg, Yb = (df[c].to_numpy(float) for c in (INPUTS, GOOD, BAD))
+    model = fast._FastSBM(X, Yg, Yb, rts, super_efficiency)
+    for o in range(len(df)):
+        sol = sbm_cvxpy(X, Yg, Yb, o, rts=rts, super_efficiency=super_efficiency)
+        if super_efficiency:
+            t = 1.0 / (1.0 - np.mean(sol["slack_g"] / Yg[o]))
+        else:
+            t = 1.0 / (1.0 + (np.sum(sol["slack_g"] / Yg[o]) + np.sum(sol["slack_b"] / Yb[o])) / (1 + len(BAD)))
+        big_lambda = t * sum(sol["lambdas"].values())
+        assert big_lambda <= model._lambda_bound(o, sol["rho"]) * (1 + 1e-7)
+
+
+def test_a_loose_pricing_tolerance_is_caught_by_the_gap_check(monkeypatch):
+    df = _size_panel(np.random.default_rng(1), 60)
+    kw = dict(unit="dmu", time=None, inputs=INPUTS, good=GOOD, bad=BAD, rts="vrs")
+    ref = _cvxpy_scores(df, INPUTS, GOOD, BAD, rts="vrs")
+    monkeypatch.setattr(fast, "_PRICE_TOL", 1e-2)  # stops pricing far too early...
+    np.testing.assert_allclose(sbm(df, **kw)["rho"], ref, atol=1e-6, rtol=0)  # ...but the gap check falls back
+    monkeypatch.setattr(fast, "_GAP_TOL", np.inf)  # without the check the same run is wrong
+    assert np.abs(sbm(df, **kw)["rho"].to_numpy() - ref).max() > 1e-4
+
+
+@pytest.mark.parametrize("rounds", [0, 1])
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+def test_reaching_the_round_limit_falls_back_to_the_full_programme(monkeypatch, rounds, rts):
+    df = _size_panel(np.random.default_rng(6), 40)
+    kw = dict(unit="dmu", time=None, inputs=INPUTS, good=GOOD, bad=BAD, rts=rts, super_efficiency=True)
+    ref = _cvxpy_scores(df, INPUTS, GOOD, BAD, rts=rts, super_efficiency=True)
+    calls = []
+    full = fast._solve_full_programme
+    monkeypatch.setattr(fast, "_solve_full_programme", lambda *a: calls.append(a[3]) or full(*a))
+    monkeypatch.setattr(fast, "_MAX_ROUNDS", rounds)
+    res = sbm(df, **kw)
+    np.testing.assert_allclose(res["rho"], ref, atol=1e-6, rtol=0)
+    if rounds == 0:  # no pricing round at all: every ordinary and super score came from the full programme
+        assert len(calls) == len(df) + int(res["efficient"].sum())
+    else:
+        assert res["efficient"].any()
+
+
+# --------------------------------------------------------------------------
+# A solve without an optimum raises SolverError naming the unit
+# --------------------------------------------------------------------------
+
+
+def _break_every_solver(monkeypatch):
+    import cvxpy as cp
+
+    monkeypatch.setattr(fast, "optimal_status", lambda: "never")  # HiGHS never reports an optimum
+
+    def infeasible(self, *args, **kwargs):
+        self._status = cp.INFEASIBLE
+
+    monkeypatch.setattr(cp.Problem, "solve", infeasible)
+
+
+def test_a_solve_without_optimum_raises_solver_error_naming_unit_and_year(monkeypatch):
+    df = _random_panel(np.random.default_rng(8), 6, periods=2)
+    _break_every_solver(monkeypatch)
+    with pytest.raises(SolverError, match=r"dmu 0, year 2000") as info:
+        sbm(df, unit="dmu", time="year", inputs=INPUTS, good=GOOD, bad=BAD)
+    msg = str(info.value)
+    assert "infeasible" in msg and "rescale the columns" in msg and "frontier" in msg
+    assert isinstance(info.value, NQPFError) and isinstance(info.value, RuntimeError)
+    with pytest.raises(SolverError, match=r"dmu 'A'(?!, year)"):  # a cross-section: no period to name
+        sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"])
+    X = TONE2001[["x1", "x2"]].to_numpy()
+    with pytest.raises(SolverError, match=r"DMU row 2 .*status infeasible.*rescale"):
+        sbm_cvxpy(X, TONE2001[["y1", "y2"]], None, 2)
+
+
+def test_only_the_failing_super_efficiency_solve_is_reported(monkeypatch):
+    # the ordinary SBM works; the super-efficiency model of the first efficient DMU fails
+    monkeypatch.setattr(fast._FastSBM, "solve", _failing_for_super(fast._FastSBM.solve))
+    monkeypatch.setattr(fast, "_solve_full_programme", _failing_for_super(fast._solve_full_programme, full=True))
+    with pytest.raises(SolverError, match=r"super-efficiency SBM programme \(CRS\) of dmu 'C'") as info:
+        sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs",
+            super_efficiency=True)
+    assert "pricing rounds" in str(info.value)
+    assert sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs")["rho"].notna().all()
+
+
+def _failing_for_super(func, full=False):
+    def wrapper(*args):
+        sup = args[-1] if full else args[0].sup
+        if sup:
+            if full:
+                raise SolverError("HiGHS found no reliable optimum (status infeasible)")
+            raise fast._NumericalTrouble(f"no convergence after {fast._MAX_ROUNDS} pricing rounds")
+        return func(*args)
+
+    return wrapper
+
+
+def test_unsolved_dmu_survives_the_trip_from_a_worker_process():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(fast.UnsolvedDMU(7, "status infeasible")))
+    assert isinstance(err, SolverError) and err.row == 7 and err.reasons == "status infeasible"
+    assert "DMU row 7" in str(err) and "rescale" in str(err)
+
+
+def test_bad_options_raise_input_error():
+    with pytest.raises(InputError, match="rts must be one of"):
+        sbm(TONE2001, unit="dmu", time=None, inputs=["x1"], good=["y1"], rts="nirs")
+    with pytest.raises(InputError, match="at least one input"):
+        sbm(TONE2001, unit="dmu", time=None, inputs=[], good=["y1"])

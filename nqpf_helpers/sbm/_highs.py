@@ -10,8 +10,9 @@ meant to be reused by every linear-programming DEA model in it:
   LPs (simplex, no presolve, tight tolerances);
 * :func:`optimal_status`: HiGHS's "optimal" model status;
 * :func:`solve_with_highs`: solve a cvxpy problem with HiGHS and check the
-  answer, raising :class:`~nqpf_helpers.errors.SolverError` when no attempt
-  gives a trustworthy optimum;
+  answer, raising :class:`NoOptimum` (a
+  :class:`~nqpf_helpers.errors.SolverError`) when no attempt gives a
+  trustworthy optimum;
 * :data:`SOLVER_FIX`: the advice every SBM solver error ends with.
 """
 
@@ -25,13 +26,33 @@ import numpy as np
 
 from nqpf_helpers.errors import SolverError
 
-__all__ = ["SOLVER_FIX", "column_scale", "new_highs", "optimal_status", "solve_with_highs", "swallow_highs_banner"]
+__all__ = [
+    "SOLVER_FIX",
+    "NoOptimum",
+    "column_scale",
+    "new_highs",
+    "optimal_status",
+    "solve_with_highs",
+    "swallow_highs_banner",
+]
 
 SOLVER_FIX = (
     "Possible fixes: rescale the columns (change units so that each spans fewer orders of magnitude), "
     "check this unit's data for near-zero inputs or outputs and unit errors, "
     "or switch the frontier (e.g. frontier='global') or the returns to scale (rts='vrs')."
 )
+
+
+class NoOptimum(SolverError):
+    """HiGHS ended without a checked optimum for ``what``; ``reasons`` says why, per attempt."""
+
+    def __init__(self, what: str, reasons: str):
+        super().__init__(what, reasons)
+        self.what = what
+        self.reasons = reasons
+
+    def __str__(self) -> str:
+        return f"HiGHS found no reliable optimum for {self.what} ({self.reasons}). {SOLVER_FIX}"
 
 
 def column_scale(*mats: np.ndarray) -> list[np.ndarray]:
@@ -130,9 +151,10 @@ def solve_with_highs(prob: Any, what: str, *, t: Any = None, upper: float | None
 
     Raises
     ------
-    SolverError
-        No attempt ended at a checked optimum (infeasible, unbounded, solver
-        failure, residuals too large or a value above ``upper``).
+    NoOptimum
+        (a :class:`~nqpf_helpers.errors.SolverError`) No attempt ended at a
+        checked optimum (infeasible, unbounded, solver failure, residuals too
+        large or a value above ``upper``).
     """
     import cvxpy as cp
 
@@ -161,4 +183,4 @@ def solve_with_highs(prob: Any, what: str, *, t: Any = None, upper: float | None
             problems.append(f"value {prob.value:.9f} above {upper}")
             continue
         return
-    raise SolverError(f"HiGHS found no reliable optimum for {what} ({'; '.join(problems)}). {SOLVER_FIX}")
+    raise NoOptimum(what, "; ".join(dict.fromkeys(problems)))

@@ -313,7 +313,7 @@ class _FastSBM:
         h = self.h
         status = h.getModelStatus()
         if status != optimal_status():
-            return h.modelStatusToString(status)
+            return f"HiGHS status {h.modelStatusToString(status)!r}"
         info = h.getInfo()
         t = max(h.getSolution().col_value[0], 1e-12)
         if info.max_primal_infeasibility > _RESIDUAL_TOL * t or info.max_dual_infeasibility > _RESIDUAL_TOL:
@@ -463,6 +463,7 @@ def _solve_in_own_units(
     """
     ux, ug = X[r], Yg[r]
     ub = np.where(Yb[r] > 0, Yb[r], 1.0)
+    failures = []
     for opts in _OWN_UNITS_RETRIES:
         fresh = _FastSBM(X / ux, Yg / ug, Yb / ub, rts, sup, seeds=solver.cand)
         for key, value in opts.items():
@@ -470,10 +471,11 @@ def _solve_in_own_units(
         try:
             res = fresh.solve(r)
         except _NumericalTrouble as err:
-            problems.append(f"own units, {opts}: {err}")
+            failures.append(str(err))
             continue
         res["slacks"] = res["slacks"] * np.concatenate([ux, ug, ub])
         return res
+    problems.append(f"in its own units with {len(_OWN_UNITS_RETRIES)} settings: {'; '.join(dict.fromkeys(failures))}")
     return None
 
 
@@ -520,7 +522,7 @@ def solve_one(
     try:
         return _solve_full_programme(X, Yg, Yb, r, rts, sup)
     except SolverError as err:
-        problems.append(f"full programme in cvxpy: {err}")
+        problems.append(f"full programme in cvxpy: {getattr(err, 'reasons', err)}")
         raise UnsolvedDMU(r, "; ".join(problems)) from err
 
 

@@ -160,10 +160,10 @@ def _run(
             gen = tqdm(gen, total=len(tasks), desc="SBM blocks")
         return list(gen)
     except UnsolvedDMU as err:
-        row = prob.panel.iloc[err.row]
-        who = f"{prob.unit} {row[prob.unit]!r}"
+        label = prob.panel[prob.unit].iloc[err.row]
+        who = f"{prob.unit} {getattr(label, 'item', lambda: label)()!r}"
         if prob.time != _NO_TIME:
-            who += f", {prob.time} {row[prob.time]!r}"
+            who += f", {prob.time} {int(prob.periods[err.row])}"
         model = "super-efficiency SBM" if sup else "SBM"
         raise SolverError(
             f"No reliable optimum for the {model} programme ({rts.upper()}) of {who}: {err.reasons}. {SOLVER_FIX}"
