@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
     say("# SBM-DEA benchmark (nqpf_helpers.sbm)")
     say(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}")
     if hasattr(os, "getloadavg"):  # timings on a shared machine depend on what else runs
         say("load average (1, 5, 15 min) at start: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     say(f"data: synthetic county-like panel, {args.n} DMUs, 2 inputs, 1 good, 3 bad outputs, VRS")

@@ -23,9 +23,10 @@ Two solvers give the same answers:
 * :func:`sbm_cvxpy` (:mod:`nqpf_helpers.sbm.model`) states the linear
   programme in cvxpy, one DMU at a time.  It is meant to be read (the book
   shows it) and is used by the tests as the reference.  It always uses HiGHS
-  and rescales columns so that the evaluated DMU is a vector of ones: Clarabel, cvxpy's default, returns wrong scores on data
-  spanning several orders of magnitude, and even HiGHS can stop at an
-  infeasible point when the evaluated DMU is tiny relative to column means.
+  and rescales columns so that the evaluated DMU is a vector of ones:
+  Clarabel, cvxpy's default, returns wrong scores on data spanning several
+  orders of magnitude, and even HiGHS can stop at an infeasible point when
+  the evaluated DMU is tiny relative to column means.
 * :func:`sbm` (:mod:`nqpf_helpers.sbm.panel`) is the fast path for whole
   panels (the solver itself is in :mod:`nqpf_helpers.sbm.fast`).  One HiGHS
   model per worker is kept in memory and only patched from one DMU to the next; it holds

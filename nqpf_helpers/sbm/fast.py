@@ -75,7 +75,8 @@ class UnsolvedDMU(SolverError):
         self.reasons = reasons
 
     def __str__(self) -> str:
-        return f"HiGHS found no reliable optimum for the SBM programme of DMU row {self.row} ({self.reasons}). {SOLVER_FIX}"
+        what = f"the SBM programme of DMU row {self.row}"
+        return f"HiGHS found no reliable optimum for {what} ({self.reasons}). {SOLVER_FIX}"
 
 
 class _FastSBM:

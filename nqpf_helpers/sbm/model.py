@@ -102,7 +102,7 @@ def sbm_cvxpy(
     # coefficient near 1 even when a column spans many orders of magnitude
     # (dividing by column means is not enough there).  A zero bad output
     # has no such unit; its column is divided by its mean instead.
-    mx, mg, mb = column_scale(X[R], Yg[R], Yb[R])
+    mb = column_scale(Yb[R])[0]
     sx, sg = X[o], Yg[o]
     sb = np.where(Yb[o] > 0, Yb[o], mb)
     Xs, Ygs, Ybs = X / sx, Yg / sg, Yb / sb
