@@ -20,15 +20,15 @@ reciprocal of the denominator).  With no bad outputs the model is Tone's
 
 Two solvers give the same answers:
 
-* :func:`sbm_cvxpy` (:mod:`nqpf_helpers.sbm.model`) states the linear
+* :func:`sbm_cvxpy` (``nqpf_helpers.sbm.model``) states the linear
   programme in cvxpy, one DMU at a time.  It is meant to be read (the book
   shows it) and is used by the tests as the reference.  It always uses HiGHS
   and rescales columns so that the evaluated DMU is a vector of ones:
   Clarabel, cvxpy's default, returns wrong scores on data spanning several
   orders of magnitude, and even HiGHS can stop at an infeasible point when
   the evaluated DMU is tiny relative to column means.
-* :func:`sbm` (:mod:`nqpf_helpers.sbm.panel`) is the fast path for whole
-  panels (the solver itself is in :mod:`nqpf_helpers.sbm.fast`).  One HiGHS
+* :func:`sbm` (``nqpf_helpers.sbm.panel``) is the fast path for whole
+  panels (the solver itself is in ``nqpf_helpers.sbm.fast``).  One HiGHS
   model per worker is kept in memory and only patched from one DMU to the next; it holds
   columns only for a small *candidate* reference set, which grows by column
   generation: after each solve the reduced cost of every DMU of the frontier
@@ -105,7 +105,7 @@ cost below ``-1e-9 / L``, where ``L`` is an upper bound on ``sum(Lambda)``
 at the full optimum, derived from the data of the evaluated DMU: 1 for the
 SBM under VRS, ``min_i x_io / min_j x_ij`` under CRS, and the corresponding
 bounds for the super-efficiency model, where ``sum(Lambda)`` is not bounded
-by 1 (see :meth:`nqpf_helpers.sbm.fast._FastSBM._lambda_bound`).  By
+by 1 (see ``nqpf_helpers.sbm.fast._FastSBM._lambda_bound``).  By
 Lagrangian duality the restricted optimum is then within 1e-9 of the full
 one, under CRS and super-efficiency as under VRS.  When this cannot be
 certified (HiGHS ends without an optimum or with residuals too large
@@ -117,15 +117,15 @@ period and suggesting a fix.  A number is never returned unchecked.
 
 Modules
 -------
-:mod:`~nqpf_helpers.sbm.model` (the cvxpy model),
-:mod:`~nqpf_helpers.sbm.fast` (the patched HiGHS model, pricing and
-fallbacks), :mod:`~nqpf_helpers.sbm.panel` (:func:`sbm` over a panel,
+``nqpf_helpers.sbm.model`` (the cvxpy model),
+``nqpf_helpers.sbm.fast`` (the patched HiGHS model, pricing and
+fallbacks), ``nqpf_helpers.sbm.panel`` (:func:`sbm` over a panel,
 :func:`reference_periods`, :func:`inefficiency_by_source`); the private
 ``_highs`` module holds the HiGHS plumbing other DEA models reuse
-(:func:`~nqpf_helpers.sbm._highs.column_scale`,
-:func:`~nqpf_helpers.sbm._highs.new_highs`,
-:func:`~nqpf_helpers.sbm._highs.swallow_highs_banner`,
-:func:`~nqpf_helpers.sbm._highs.solve_with_highs`).
+(``nqpf_helpers.sbm._highs.column_scale``,
+``nqpf_helpers.sbm._highs.new_highs``,
+``nqpf_helpers.sbm._highs.swallow_highs_banner``,
+``nqpf_helpers.sbm._highs.solve_with_highs``).
 """
 
 from __future__ import annotations

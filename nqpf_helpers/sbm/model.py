@@ -67,10 +67,10 @@ def sbm_cvxpy(
 
     Raises
     ------
-    InputError
+    ~nqpf_helpers.errors.InputError
         Bad data (non-positive inputs or good outputs, negative bad outputs,
         missing values, mismatched rows) or options.
-    SolverError
+    ~nqpf_helpers.errors.SolverError
         HiGHS ended without a checked optimum, even after re-solving with
         other settings; the message names the row and suggests fixes.
 

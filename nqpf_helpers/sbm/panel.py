@@ -291,15 +291,15 @@ def sbm(
 
     Raises
     ------
-    PanelError
+    ~nqpf_helpers.errors.PanelError
         Missing columns or cells, duplicated unit-periods, non-positive
         inputs or good outputs, negative bad outputs.
-    InputError
+    ~nqpf_helpers.errors.InputError
         Unknown ``rts`` or ``frontier``, a bad ``window``, empty or repeated
         column lists.
-    SolverError
+    ~nqpf_helpers.errors.SolverError
         No route gave a checked optimum for some DMU (see
-        :mod:`nqpf_helpers.sbm.fast`); the message names its unit and time
+        ``nqpf_helpers.sbm.fast``); the message names its unit and time
         and suggests fixes.
 
     Notes
@@ -314,7 +314,7 @@ def sbm(
 
     The LPs are solved by HiGHS on data divided by column means; each worker
     keeps one model and patches it per DMU, with Lambda columns generated
-    on demand (see :mod:`nqpf_helpers.sbm.fast`).
+    on demand (see ``nqpf_helpers.sbm.fast``).
     """
     check_options(rts, frontier, window)
     prob = _prepare(df, unit, time, inputs, good, bad)
