@@ -577,8 +577,8 @@ def test_a_solve_without_optimum_raises_solver_error_naming_unit_and_year(monkey
     msg = str(info.value)
     assert "infeasible" in msg and "rescale the columns" in msg and "frontier" in msg
     assert isinstance(info.value, NQPFError) and isinstance(info.value, RuntimeError)
-    with pytest.raises(SolverError, match=r"dmu 'A'(?!, year)"):  # a cross-section: no period to name
-        sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"])
+    with pytest.raises(SolverError, match=r"the SBM programme \(CRS\) of dmu 'A'(?!, year)"):  # no period to name
+        sbm(TONE2001, unit="dmu", time=None, inputs=["x1", "x2"], good=["y1", "y2"], rts="crs", super_efficiency=True)
     X = TONE2001[["x1", "x2"]].to_numpy()
     with pytest.raises(SolverError, match=r"DMU row 2 .*status infeasible.*rescale"):
         sbm_cvxpy(X, TONE2001[["y1", "y2"]], None, 2)
@@ -610,9 +610,17 @@ def _failing_for_super(func, full=False):
 def test_unsolved_dmu_survives_the_trip_from_a_worker_process():
     import pickle
 
-    err = pickle.loads(pickle.dumps(fast.UnsolvedDMU(7, "status infeasible")))
+    err = pickle.loads(pickle.dumps(fast.UnsolvedDMU(7, "status infeasible", True)))
     assert isinstance(err, SolverError) and err.row == 7 and err.reasons == "status infeasible"
-    assert "DMU row 7" in str(err) and "rescale" in str(err)
+    assert "super-efficiency SBM programme of DMU row 7" in str(err) and "rescale" in str(err)
+    from joblib import Parallel, delayed
+
+    def fail(i):
+        raise fast.UnsolvedDMU(i, "status infeasible")
+
+    with pytest.raises(fast.UnsolvedDMU) as info:  # what sbm(n_jobs=2) relies on to name the unit
+        list(Parallel(n_jobs=2, return_as="generator")(delayed(fail)(i) for i in [3]))
+    assert info.value.row == 3
 
 
 def test_bad_options_raise_input_error():

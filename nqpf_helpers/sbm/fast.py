@@ -66,16 +66,18 @@ class UnsolvedDMU(SolverError):
     """No route gave a checked optimum for one DMU.
 
     ``row`` is the DMU's row (in the panel when known, otherwise in the
-    reference set) and ``reasons`` what went wrong on each route.
+    reference set), ``reasons`` what went wrong on each route and
+    ``super_efficiency`` which of the two programmes failed.
     """
 
-    def __init__(self, row: int, reasons: str):
-        super().__init__(row, reasons)
+    def __init__(self, row: int, reasons: str, super_efficiency: bool = False):
+        super().__init__(row, reasons, super_efficiency)
         self.row = row
         self.reasons = reasons
+        self.super_efficiency = super_efficiency
 
     def __str__(self) -> str:
-        what = f"the SBM programme of DMU row {self.row}"
+        what = f"the {'super-efficiency ' if self.super_efficiency else ''}SBM programme of DMU row {self.row}"
         return f"HiGHS found no reliable optimum for {what} ({self.reasons}). {SOLVER_FIX}"
 
 
@@ -524,7 +526,7 @@ def solve_one(
         return _solve_full_programme(X, Yg, Yb, r, rts, sup)
     except SolverError as err:
         problems.append(f"full programme in cvxpy: {getattr(err, 'reasons', err)}")
-        raise UnsolvedDMU(r, "; ".join(problems)) from err
+        raise UnsolvedDMU(r, "; ".join(problems), sup) from err
 
 
 def solve_block(
@@ -582,5 +584,5 @@ def solve_block(
         except UnsolvedDMU as err:
             if panel_rows is None:
                 raise
-            raise UnsolvedDMU(int(panel_rows[int(r)]), err.reasons) from err
+            raise UnsolvedDMU(int(panel_rows[int(r)]), err.reasons, err.super_efficiency) from err
     return out

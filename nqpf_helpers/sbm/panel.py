@@ -164,7 +164,7 @@ def _run(
         who = f"{prob.unit} {getattr(label, 'item', lambda: label)()!r}"
         if prob.time != _NO_TIME:
             who += f", {prob.time} {int(prob.periods[err.row])}"
-        model = "super-efficiency SBM" if sup else "SBM"
+        model = "super-efficiency SBM" if err.super_efficiency else "SBM"
         raise SolverError(
             f"No reliable optimum for the {model} programme ({rts.upper()}) of {who}: {err.reasons}. {SOLVER_FIX}"
         ) from err
