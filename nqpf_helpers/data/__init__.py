@@ -9,7 +9,9 @@ Files are described in ``registry.toml``, package data of this module read with
 2. the download cache (``NQPF_CACHE_DIR``, default: the user cache folder of
    ``pooch``), downloading from the public URL with :mod:`pooch` if needed.
 
-Set ``NQPF_OFFLINE=1`` to forbid downloads.  When a file can be found nowhere,
+Set ``NQPF_OFFLINE=1`` to forbid downloads: a file already in the download
+cache is then still used when it matches its registered sha256 (see
+:func:`fetch`).  When a file can be found nowhere,
 :class:`DataUnavailableError` names the file, where it comes from and how to
 point the loader at a local copy.
 
@@ -32,12 +34,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import DataIntegrityError, DataUnavailableError
+from ..errors import DataIntegrityError, DataUnavailableError, InputError, UnknownDataFileError
 from ..validate import validate_panel
 
 __all__ = [
     "DataUnavailableError",
     "DataIntegrityError",
+    "UnknownDataFileError",
     "RegistryEntry",
     "registry",
     "fetch",
@@ -145,6 +148,30 @@ def _verified(path: Path, mtime: float, expected: str) -> bool:
     return file_sha256(path) == expected
 
 
+def _cache_path(name: str, entry: RegistryEntry) -> tuple[Path, str | None]:
+    """Where :func:`fetch` leaves ``name`` in the download cache, and the sha256 that path must have."""
+    folder = _cache_dir() / Path(name).parent
+    if entry.member:  # pooch.Unzip extracts beside the archive, into a folder named after the file's stem
+        return folder / Path(name).stem / entry.member, entry.sha256
+    if entry.sheet:  # the workbook itself: only its own hash (url_sha256) can check it
+        return folder / Path(entry.url).name, entry.url_sha256 or None
+    return folder / Path(name).name, entry.url_sha256 or entry.sha256
+
+
+def _cached_copy(name: str, entry: RegistryEntry) -> Path | None:
+    """The cached copy of ``name`` if there is one, checked against its hash (for offline use)."""
+    path, expected = _cache_path(name, entry)
+    if not path.is_file():
+        return None
+    if expected is not None and not _verified(path.resolve(), path.stat().st_mtime, expected):
+        raise DataIntegrityError(
+            f"The cached copy {path} of {name!r} does not match the registry's sha256 {expected}, and "
+            f"{OFFLINE_ENV} forbids downloading it again. Delete the file and run once online, or set "
+            f"{DATA_DIR_ENV} to a folder with a verified copy."
+        )
+    return path
+
+
 def fetch(name: str) -> Path:
     """Return a local path for registry file ``name``, downloading it if needed.
 
@@ -162,16 +189,26 @@ def fetch(name: str) -> Path:
 
     Raises
     ------
-    KeyError
-        ``name`` is not in the registry.
+    UnknownDataFileError
+        ``name`` is not in the registry (also a ``KeyError``).
     DataIntegrityError
-        The local copy does not match the sha256 in the registry.
+        The local copy, or with ``NQPF_OFFLINE=1`` the cached copy, does not
+        match the sha256 in the registry.
     DataUnavailableError
         The file is not in ``NQPF_DATA_DIR`` and cannot be downloaded.
+
+    Notes
+    -----
+    With ``NQPF_OFFLINE=1`` a copy already in the download cache (from an
+    earlier online run) is used when its sha256 matches the registry: the
+    file itself for a plain download, the extracted member for an archive,
+    and for a workbook the workbook's ``url_sha256``.  A workbook whose
+    hash is not pinned yet (``url_sha256 = ""``) is used as it is, exactly
+    as an online run would use it.
     """
     entries = registry()
     if name not in entries:
-        raise KeyError(f"{name!r} is not in the data registry; known files: {sorted(entries)}")
+        raise UnknownDataFileError(f"{name!r} is not in the data registry; known files: {sorted(entries)}")
     entry = entries[name]
 
     data_dir = os.environ.get(DATA_DIR_ENV)
@@ -191,6 +228,9 @@ def fetch(name: str) -> Path:
         f"{DATA_DIR_ENV} to the folder that contains {name!r} (e.g. `export {DATA_DIR_ENV}=../shared/data`)."
     )
     if os.environ.get(OFFLINE_ENV, "").lower() in {"1", "true", "yes"}:
+        cached = _cached_copy(name, entry)
+        if cached is not None:
+            return cached
         raise DataUnavailableError(f"Data file {name!r} is not available: {where} and {OFFLINE_ENV} forbids downloads. {fix}")
 
     import pooch
@@ -276,7 +316,7 @@ def load_published_nqpf(level: Level = "province") -> pd.DataFrame:
         county level.
     """
     if level not in _NQPF_SHEETS:
-        raise ValueError(f"level must be one of {sorted(_NQPF_SHEETS)}, got {level!r}.")
+        raise InputError(f"level must be one of {sorted(_NQPF_SHEETS)}, got {level!r}.")
     raw = _nqpf_workbook()[_NQPF_SHEETS[level]]
     df = pd.DataFrame(
         {
@@ -328,7 +368,7 @@ def load_ceds(species: str) -> pd.DataFrame:
         CEDS aggregates such as ``global`` (shipping, aviation) are dropped.
     """
     if species not in _CEDS_SPECIES:
-        raise ValueError(f"species must be one of {_CEDS_SPECIES}, got {species!r}.")
+        raise InputError(f"species must be one of {_CEDS_SPECIES}, got {species!r}.")
     raw = pd.read_csv(fetch(f"ceds/{species}_CEDS_emissions_by_country_2021_02_05.csv"))
     year_cols = [c for c in raw.columns if c.startswith("X") and c[1:].isdigit()]
     long = raw.melt(id_vars=["country"], value_vars=year_cols, var_name="year", value_name="value")
@@ -417,10 +457,10 @@ def load_world_panel(start: int = 1990, end: int = 2017) -> pd.DataFrame:
         dropped country (``iso3``, ``country``, ``reason``).
     """
     if start > end:
-        raise ValueError(f"start ({start}) must not be after end ({end}).")
+        raise InputError(f"start ({start}) must not be after end ({end}).")
     pwt = load_pwt()
     if end > pwt["year"].max() or start < pwt["year"].min():
-        raise ValueError(
+        raise InputError(
             f"PWT 9.1 covers {pwt['year'].min()}-{pwt['year'].max()}; requested {start}-{end}. "
             "Choose years inside that range."
         )
