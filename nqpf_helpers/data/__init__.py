@@ -24,10 +24,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
-from importlib import resources
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -231,7 +231,9 @@ def fetch(name: str) -> Path:
         cached = _cached_copy(name, entry)
         if cached is not None:
             return cached
-        raise DataUnavailableError(f"Data file {name!r} is not available: {where} and {OFFLINE_ENV} forbids downloads. {fix}")
+        raise DataUnavailableError(
+            f"Data file {name!r} is not available: {where} and {OFFLINE_ENV} forbids downloads. {fix}"
+        )
 
     import pooch
 
@@ -288,9 +290,15 @@ def load_gtfp_series() -> pd.DataFrame:
     """
     raw = pd.read_excel(fetch("nqpf/Test_Data.xlsx"))
     df = pd.DataFrame(
-        {"region_code": _region_code(raw["ID"]), "year": raw["years"].astype(int), "gtfp": raw["Variable"].astype(float)}
+        {
+            "region_code": _region_code(raw["ID"]),
+            "year": raw["years"].astype(int),
+            "gtfp": raw["Variable"].astype(float),
+        }
     )
-    return validate_panel(df, unit="region_code", time="year", values=["gtfp"], positive=["gtfp"], name="Test_Data.xlsx")
+    return validate_panel(
+        df, unit="region_code", time="year", values=["gtfp"], positive=["gtfp"], name="Test_Data.xlsx"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -326,7 +334,9 @@ def load_published_nqpf(level: Level = "province") -> pd.DataFrame:
             "nqpf": raw["NQPF"].astype(float),
         }
     )
-    return validate_panel(df, unit="region_code", time="year", values=["gtfp", "nqpf"], name=f"published NQPF ({level})")
+    return validate_panel(
+        df, unit="region_code", time="year", values=["gtfp", "nqpf"], name=f"published NQPF ({level})"
+    )
 
 
 # --------------------------------------------------------------------------- world panel (PWT + CEDS)
