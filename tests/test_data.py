@@ -295,3 +295,17 @@ def test_unknown_registry_name_is_an_nqpf_error():
         data.fetch("nqpf/nope.xlsx")
     assert isinstance(err.value, (KeyError, InputError))
     assert str(err.value).startswith("'nqpf/nope.xlsx' is not in the data registry")
+
+
+def test_every_download_is_pinned_or_says_why_not():
+    # A URL that moves (a branch, "master") could serve other bytes next year.
+    raw = (Path(data.__file__).parent / "registry.toml").read_text(encoding="utf-8")
+    for name, entry in data.registry().items():
+        assert "/master/" not in entry.url and "/main/" not in entry.url, f"{name}: pin the URL to a commit"
+        if "raw.githubusercontent.com" in entry.url:
+            commit = entry.url.split("/")[5]
+            assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit), f"{name}: {commit}"
+        if entry.url_sha256 == "":
+            # unpinned on purpose: the registry must say why
+            block = raw.split(f'[files."{name}"]', 1)[1].split("[files.", 1)[0]
+            assert "not available offline" in block, f"{name}: say in its registry entry why url_sha256 is empty"

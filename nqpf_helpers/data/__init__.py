@@ -155,7 +155,8 @@ def _cache_path(name: str, entry: RegistryEntry) -> tuple[Path, str | None]:
         return folder / Path(name).stem / entry.member, entry.sha256
     if entry.sheet:  # the workbook itself: only its own hash (url_sha256) can check it
         return folder / Path(entry.url).name, entry.url_sha256 or None
-    return folder / Path(name).name, entry.url_sha256 or entry.sha256
+    # the downloaded file itself: the registry's sha256 unless the upstream object differs (url_sha256)
+    return folder / Path(name).name, entry.sha256 if entry.url_sha256 is None else (entry.url_sha256 or None)
 
 
 def _cached_copy(name: str, entry: RegistryEntry) -> Path | None:
@@ -202,9 +203,9 @@ def fetch(name: str) -> Path:
     With ``NQPF_OFFLINE=1`` a copy already in the download cache (from an
     earlier online run) is used when its sha256 matches the registry: the
     file itself for a plain download, the extracted member for an archive,
-    and for a workbook the workbook's ``url_sha256``.  A workbook whose
-    hash is not pinned yet (``url_sha256 = ""``) is used as it is, exactly
-    as an online run would use it.
+    and for a workbook or an upstream file that differs from the local copy
+    its ``url_sha256``.  One whose hash is not pinned yet (``url_sha256 =
+    ""``) is used as it is, exactly as an online run would use it.
     """
     entries = registry()
     if name not in entries:
