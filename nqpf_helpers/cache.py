@@ -36,7 +36,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import joblib
@@ -46,8 +46,6 @@ __all__ = ["CACHE_DIR_ENV", "NO_CACHE_ENV", "cache_dir", "memory", "cached", "cl
 CACHE_DIR_ENV = "NQPF_CACHE_DIR"
 NO_CACHE_ENV = "NQPF_NO_RESULT_CACHE"
 _APP = "nqpf-book"
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cache_dir() -> Path:
@@ -82,7 +80,7 @@ def memory(version: str | int | None = None) -> joblib.Memory:
     return joblib.Memory(folder, verbose=0)
 
 
-def cached(func: F, *, version: str | int | None = None) -> F:
+def cached(func: Callable[..., Any], *, version: str | int | None = None) -> Callable[..., Any]:
     """Wrap ``func`` so that its results are stored and reused for the same arguments.
 
     Parameters
@@ -113,7 +111,7 @@ def cached(func: F, *, version: str | int | None = None) -> F:
             return func(*args, **kwargs)
         return memory(version).cache(func)(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def clear() -> None:

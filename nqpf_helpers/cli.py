@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     Problems the package reports on purpose (:class:`~nqpf_helpers.errors.NQPFError`) and
     operating-system errors reading or writing files are printed as one paragraph with exit
     code 1 (input) or 3 (output).  Any other exception is a bug: exit code 70
-    (:data:`EXIT_BUG`), with the traceback saved to a file in :func:`crash_report_dir`.
+    (``EXIT_BUG``), with the traceback saved to a file in :func:`crash_report_dir`.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -28,7 +28,7 @@ __all__ = [
 
 
 class NQPFError(Exception):
-    """Base class of every error that :mod:`nqpf_helpers` raises on purpose."""
+    """Base class of every error that ``nqpf_helpers`` raises on purpose."""
 
 
 class InputError(NQPFError, ValueError):

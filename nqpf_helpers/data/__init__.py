@@ -1,7 +1,7 @@
 """Data layer: find, fetch, check and load every public data set the book uses.
 
 Files are described in ``registry.toml``, package data of this module read with
-:mod:`importlib.resources` (public URL, sha256, citation).
+``importlib.resources`` (public URL, sha256, citation).
 :func:`fetch` resolves a registry name to a local path in this order:
 
 1. the folder named by the environment variable ``NQPF_DATA_DIR`` (tests and CI
@@ -134,12 +134,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def _cache_dir() -> Path:
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    import pooch
+    from ..cache import cache_dir  # NQPF_CACHE_DIR, else the user cache folder of nqpf-book
 
-    return Path(pooch.os_cache("nqpf-book"))
+    return cache_dir()
 
 
 @lru_cache(maxsize=64)
