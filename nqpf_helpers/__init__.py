@@ -126,4 +126,4 @@ def origin(name: str) -> str:
         return f"{__name__}.{_LAZY[name]}.{name}"
     if name in __all__ and name != "__version__":
         return f"{__name__}.errors.{name}"
-    raise KeyError(f"{name!r} is not in nqpf_helpers.__all__")
+    raise InputError(f"{name!r} is not in nqpf_helpers.__all__; the public names are {sorted(__all__)}.")

@@ -247,7 +247,7 @@ def fetch(name: str) -> Path:
             processor=processor,
             progressbar=False,
         )
-    except Exception as err:  # pooch raises requests/OS/hash errors; all mean the same to the reader
+    except (OSError, ValueError) as err:  # requests' errors are OSErrors, pooch's hash mismatch a ValueError
         raise DataUnavailableError(
             f"Data file {name!r} is not available: {where}, and downloading {entry.url} failed "
             f"({type(err).__name__}: {err}). {fix}"
