@@ -46,15 +46,13 @@ lint: $(STAMP)
 
 # Cached build: chapters whose source did not change are not re-executed.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --keep-going
-	@$(BIN)/python .ci/chapter-times _build
+	$(BIN)/jupyter-book build . --keep-going; status=$$?; $(BIN)/python .ci/chapter-times _build; exit $$status
 	@echo "Open _build/html/index.html"
 
 # Clean, strict build: warnings are errors and every chapter is executed afresh.
 book-strict: $(STAMP)
 	rm -rf _build
-	$(BIN)/jupyter-book build . -W -n --keep-going
-	@$(BIN)/python .ci/chapter-times _build
+	$(BIN)/jupyter-book build . -W -n --keep-going; status=$$?; $(BIN)/python .ci/chapter-times _build; exit $$status
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
