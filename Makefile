@@ -1,6 +1,9 @@
 # nqpf-book: one entry point.
-#   make book   create .venv, install nqpf_helpers with the book and test extras, build _build/html
-#   make test   (same install) run the test suite, which also executes every chapter
+#   make book   create .venv, install the locked versions (requirements/book-lock.txt) and
+#               nqpf_helpers, build _build/html (printing each chapter's execution time)
+#   make test   (same install) run the test suite; chapters already executed by the book
+#               build are checked from its cache, the others are executed
+#   make lock   re-resolve '.[book,test]' in a temporary venv and rewrite the lock file
 # Data: set NQPF_DATA_DIR to a local copy of the data folder; when ../shared/data exists
 # (as in CI) it is used by default, otherwise files are downloaded on first use.
 
@@ -8,6 +11,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/book-lock.txt
 SHARED_DATA := $(wildcard ../shared/data)
 NQPF_DATA_DIR ?= $(if $(SHARED_DATA),$(abspath $(SHARED_DATA)),)
 export NQPF_DATA_DIR
@@ -15,25 +19,40 @@ export NQPF_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND ?= tensorflow
 
-.PHONY: install book book-strict test clean benchmark
+.PHONY: install book book-strict test clean benchmark lock lint
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exact versions from the lock, then the package itself without touching them.
+$(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[book,test]'
+	$(BIN)/python -m pip install -r $(LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
+
+# Refresh the lock: newest versions allowed by pyproject.toml, resolved in a throw-away venv.
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install -q --upgrade pip && \
+	"$$tmp/venv/bin/python" -m pip install -q "$$(pwd)[book,test]" && \
+	{ sed -n '/^#/p' $(LOCK); "$$tmp/venv/bin/python" -m pip freeze --exclude nqpf-helpers; } > "$$tmp/lock" && \
+	mv "$$tmp/lock" $(LOCK)
+	@echo "rewrote $(LOCK); run 'make install' (or delete $(STAMP)) to use it"
+
+lint: $(STAMP)
+	$(BIN)/ruff check nqpf_helpers tests
 
 # Cached build: chapters whose source did not change are not re-executed.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --keep-going
+	$(BIN)/jupyter-book build . --keep-going; status=$$?; $(BIN)/python .ci/chapter-times _build; exit $$status
 	@echo "Open _build/html/index.html"
 
 # Clean, strict build: warnings are errors and every chapter is executed afresh.
 book-strict: $(STAMP)
 	rm -rf _build
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . -W -n --keep-going; status=$$?; $(BIN)/python .ci/chapter-times _build; exit $$status
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -15,13 +15,17 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import tempfile
+import time
 import traceback
 from pathlib import Path
 
-from . import data
+from . import __version__, data
 from . import pipeline as pl
+from .errors import NQPFError, OutputError, UnknownRegionError
 
 PROTOCOL_NAMES = ["improved", "paper_one_step", "paper_recursive", "released_current", "released_first"]
 """Keys of :data:`nqpf_helpers.forecast.PROTOCOLS`, listed here so that ``--help`` does not import TensorFlow."""
@@ -30,6 +34,7 @@ EXIT_OK = 0
 EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_OUTPUT = 3
+EXIT_BUG = 70  # EX_SOFTWARE of sysexits.h: an internal error
 EXIT_INTERRUPTED = 130
 
 _EXIT_CODES = """\
@@ -39,6 +44,8 @@ exit codes:
        non-numeric or negative values, series too short, unknown region code, unreadable file, ...)
   2    wrong command-line usage (unknown option, missing argument)
   3    the output cannot be written (folder missing, not writable, or already exists)
+  70   a bug in nqpf_helpers (an unexpected exception): the message names a file holding the
+       full traceback; please report it
   130  interrupted (Ctrl-C); nothing is left half-written
 
 Errors are printed as one paragraph, `nqpf: error: ...`, naming the problem and the fix;
@@ -150,6 +157,7 @@ def _cmd_fetch(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
+    pl.check_output_path(args.out, overwrite=args.overwrite)
     table = _EXPORTS[args.table](args)
     pl.write_csv_atomically(table, Path(args.out))
     print(f"wrote {len(table)} rows to {args.out}")
@@ -269,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--level", default="province", choices=["province", "city", "county"])
     export.add_argument("--start", type=int, default=1990)
     export.add_argument("--end", type=int, default=2017)
+    export.add_argument("--overwrite", action="store_true", help="replace the output CSV if it exists")
     export.set_defaults(func=_cmd_export)
     return parser
 
@@ -291,29 +300,111 @@ def _error(message: str, debug: bool) -> None:
     print(f"nqpf: error: {message}", file=sys.stderr)
 
 
+def crash_report_dir() -> Path:
+    """Folder where the ``nqpf`` command saves the traceback of an unexpected exception.
+
+    ``<cache>/crash-reports``, where ``<cache>`` is ``NQPF_CACHE_DIR`` or the user cache
+    folder of nqpf-book (see :func:`nqpf_helpers.cache.cache_dir`); the system's temporary
+    folder if that cannot be created.
+    """
+    from .cache import cache_dir
+
+    folder = cache_dir() / "crash-reports"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir())
+
+
+def _save_traceback(argv: list[str]) -> Path | None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    text = (
+        f"nqpf_helpers {__version__}, Python {sys.version.split()[0]} on {sys.platform}\n"
+        f"command: nqpf {shlex.join(argv)}\n\n{traceback.format_exc()}"
+    )
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"nqpf-crash-{stamp}-", suffix=".txt", dir=crash_report_dir())
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return Path(name)
+    except OSError:
+        return None
+
+
+def _bug(err: BaseException, argv: list[str], debug: bool) -> int:
+    saved = _save_traceback(argv)
+    where = f"The full traceback is in {saved}." if saved else "The traceback could not be saved; rerun with --debug."
+    _error(
+        f"unexpected {type(err).__name__}: {err}. This is a bug in nqpf_helpers, not a problem with your input; "
+        f"please report it, with the command line and the traceback. {where}",
+        debug,
+    )
+    return EXIT_BUG
+
+
+def _raised_on_purpose(err: BaseException) -> bool:
+    """Transitional: a bare ``ValueError`` raised by a ``raise`` statement in the package itself.
+
+    Every deliberate error should be an :class:`~nqpf_helpers.errors.NQPFError`; a few modules
+    still raise plain ``ValueError`` with a message written for the user.  Such an exception
+    counts as an input problem only when the innermost frame of its traceback is in
+    nqpf_helpers and its line is a ``raise ValueError(`` statement; a ``ValueError`` from
+    numpy, pandas or any other library, or from a failing expression in the package, stays
+    a bug.  Delete this function once those raises are converted.
+    """
+    if type(err) is not ValueError or err.__traceback__ is None:
+        return False
+    import linecache
+
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    package = Path(__file__).resolve().parent
+    filename = Path(tb.tb_frame.f_code.co_filename).resolve()
+    if package not in filename.parents:
+        return False
+    line = linecache.getline(str(filename), tb.tb_lineno).strip()
+    if line.startswith("raise ValueError("):
+        return True
+    # a message spread over several lines: the statement starts on an earlier line
+    start = tb.tb_frame.f_code.co_firstlineno
+    for lineno in range(tb.tb_lineno, max(start, tb.tb_lineno - 3) - 1, -1):
+        text = linecache.getline(str(filename), lineno).strip()
+        if text.startswith("raise "):
+            return text.startswith("raise ValueError(")
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``nqpf`` command line and return its exit code (see ``nqpf --help``)."""
+    """Run the ``nqpf`` command line and return its exit code (see ``nqpf --help``).
+
+    Problems the package reports on purpose (:class:`~nqpf_helpers.errors.NQPFError`) and
+    operating-system errors reading or writing files are printed as one paragraph with exit
+    code 1 (input) or 3 (output).  Any other exception is a bug: exit code 70
+    (``EXIT_BUG``), with the traceback saved to a file in :func:`crash_report_dir`.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage and its message
         return int(exc.code or 0)
     debug = bool(getattr(args, "debug", False))
-    from nqpf_helpers.regions import UnknownRegionError
-    from nqpf_helpers.validate import PanelError
 
     try:
         return args.func(args, argv)
     except KeyboardInterrupt:
         _error("interrupted; no output was written.", debug)
         return EXIT_INTERRUPTED
-    except pl.OutputError as err:
+    except OutputError as err:
         _error(str(err), debug)
         return EXIT_OUTPUT
     except UnknownRegionError as err:
         _error(f"unknown region code for the map: {err} Or pass --no-map to skip the map.", debug)
         return EXIT_INPUT
-    except (PanelError, pl.InputError, data.DataUnavailableError, data.DataIntegrityError) as err:
+    except NQPFError as err:  # input, data and solver problems, each named with its fix
         _error(_for_the_command_line(str(err)), debug)
         return EXIT_INPUT
     except (PermissionError, IsADirectoryError, NotADirectoryError) as err:
@@ -321,15 +412,21 @@ def main(argv: list[str] | None = None) -> int:
                "permissions.", debug)
         return EXIT_OUTPUT
     except FileNotFoundError as err:
+        if err.filename is None:  # raised by code, not by the operating system for a path: a bug
+            return _bug(err, argv, debug)
         _error(f"{err}. Check the path.", debug)
         return EXIT_INPUT
     except OSError as err:
+        if err.errno is None:
+            return _bug(err, argv, debug)
         _error(f"cannot write the output: {err.strerror or err}. Nothing was written; free some space or choose "
                "another location with -o.", debug)
         return EXIT_OUTPUT
-    except ValueError as err:
-        _error(f"{err}", debug)
-        return EXIT_INPUT
+    except Exception as err:  # anything else is a bug, never an input error
+        if _raised_on_purpose(err):
+            _error(_for_the_command_line(str(err)), debug)
+            return EXIT_INPUT
+        return _bug(err, argv, debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "PanelError",
     "UnknownRegionError",
+    "UnknownDataFileError",
     "MapInputError",
     "OutputError",
     "DataUnavailableError",
@@ -27,7 +28,7 @@ __all__ = [
 
 
 class NQPFError(Exception):
-    """Base class of every error that :mod:`nqpf_helpers` raises on purpose."""
+    """Base class of every error that ``nqpf_helpers`` raises on purpose."""
 
 
 class InputError(NQPFError, ValueError):
@@ -40,6 +41,13 @@ class PanelError(InputError):
 
 class UnknownRegionError(InputError):
     """A code or name is not one of mainland China's administrative units."""
+
+
+class UnknownDataFileError(InputError, KeyError):
+    """A name that is not in the download registry (also a ``KeyError``: a failed look-up)."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return Exception.__str__(self)
 
 
 class MapInputError(InputError):

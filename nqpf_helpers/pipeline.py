@@ -19,7 +19,7 @@ names:
   administrative codes or ISO3 country codes, a map), atomically.
 
 Every problem with the input is raised as :class:`InputError` or
-:class:`~nqpf_helpers.validate.PanelError` (both ``ValueError``) with a
+:class:`~nqpf_helpers.errors.PanelError` (both ``ValueError``) with a
 message that names the problem and the fix.
 """
 

@@ -4,7 +4,7 @@ Every model in the book consumes a *panel*: one row per unit (a region or a
 country) and period (a year).  Mistakes in such panels are common and silent
 (a duplicated row, a missing year, a zero where a logarithm or a ratio is
 taken), so each stage calls :func:`validate_panel` first.  Every problem is
-reported through one exception type, :class:`PanelError`, whose message names
+reported through one exception type, :class:`~nqpf_helpers.errors.PanelError`, whose message names
 the offending units and years and says how to fix them.
 """
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from .errors import PanelError
 
-__all__ = ["PanelError", "validate_panel", "format_list"]
+__all__ = ["validate_panel", "format_list"]  # PanelError is documented in nqpf_helpers.errors
 
 _MAX_LISTED = 8
 

@@ -1,7 +1,7 @@
 """Reliability catalogue: bad inputs to the nqpf command.
 
 Each case feeds one distinct problem to the command and checks the exit code
-(1 bad input, 2 bad usage, 3 output cannot be written, 130 interrupted), that
+(1 bad input, 2 bad usage, 3 output cannot be written, 70 a bug, 130 interrupted), that
 the message is one paragraph starting ``nqpf: error:`` that names the problem
 and a fix, that no traceback is shown without ``--debug``, and that nothing
 was written.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,12 @@ from nqpf_helpers import pipeline as pl
 
 SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]
 QUICK = ["--seeds", "1", "--epochs", "5", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    # crash reports (and any download) go to a scratch cache, never the user's
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 def good_panel() -> pd.DataFrame:
@@ -231,3 +237,73 @@ def test_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch, caps
     assert code == 3
     assert "No space left on device" in err
     assert [p.name for p in tmp_path.iterdir()] == ["panel.csv"]
+
+
+# --------------------------------------------------------------------------- bugs are not input errors
+
+
+@pytest.mark.parametrize("exc", [ValueError("boom"), KeyError("boom"), TypeError("boom"), RuntimeError("boom"),
+                                 FileNotFoundError("boom")])
+def test_an_unexpected_exception_is_reported_as_a_bug(exc, tmp_path, monkeypatch, capsys):
+    def buggy(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(pl, "compute_gtfp", buggy)
+    (tmp_path / "in").mkdir()
+    code, err = _call(_run(good_panel())(tmp_path / "in"), capsys)
+    assert code == cli.EXIT_BUG == 70
+    assert err.startswith("nqpf: error: unexpected ") and "boom" in err
+    assert "This is a bug in nqpf_helpers" in err and "please report it" in err
+    assert "Traceback" not in err, "the traceback goes to a file, not the screen"
+    saved = Path(re.search(r"The full traceback is in (\S+\.txt)\.", err).group(1))
+    assert saved.parent == tmp_path / "cache" / "crash-reports"
+    report = saved.read_text()
+    assert "Traceback (most recent call last)" in report and "in buggy" in report
+    assert "command: nqpf run " in report
+    assert [p.name for p in (tmp_path / "in").iterdir()] == ["panel.csv"]
+
+
+def test_crash_report_falls_back_to_the_temporary_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(blocker))
+    import tempfile
+
+    assert cli.crash_report_dir() == Path(tempfile.gettempdir())
+
+
+def test_a_deliberate_solver_error_is_an_input_problem(tmp_path, monkeypatch, capsys):
+    from nqpf_helpers.errors import SolverError
+
+    def no_optimum(*args, **kwargs):
+        raise SolverError("unit 'A' in 2003: HiGHS ended without an optimum. Rescale the inputs.")
+
+    monkeypatch.setattr(pl, "compute_gtfp", no_optimum)
+    code, err = _call(_run(good_panel())(tmp_path), capsys)
+    assert code == 1
+    assert "without an optimum" in err and "bug" not in err
+
+
+def test_export_does_not_overwrite_without_the_flag(tmp_path, capsys):
+    out = tmp_path / "series.csv"
+    out.write_text("keep me")
+    code, err = _call(["export", "gtfp-series", str(out)], capsys)
+    assert code == 3
+    assert "already exists" in err and "--overwrite" in err
+    assert out.read_text() == "keep me"
+    assert cli.main(["export", "gtfp-series", str(out), "--overwrite"]) == 0
+    assert pd.read_csv(out).shape == (31 * 33, 3)
+    assert cli.main(["export", "gtfp-series", str(tmp_path / "new.csv")]) == 0
+
+
+def test_a_library_value_error_inside_the_package_is_a_bug(tmp_path, monkeypatch, capsys):
+    # A ValueError that numpy raises inside a package function is not a message for the user.
+    import numpy as np
+
+    from nqpf_helpers import validate
+
+    monkeypatch.setattr(pl, "compute_gtfp", lambda *a, **k: validate.format_list(np.array([[1, 2]]).reshape(3)))
+    code, err = _call(_run(good_panel())(tmp_path), capsys)
+    assert code == cli.EXIT_BUG, err
+    assert "cannot reshape" in err and "This is a bug" in err

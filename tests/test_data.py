@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -237,3 +239,73 @@ def test_download_of_a_plain_file_is_hash_checked(tmp_path, monkeypatch, loopbac
     with pytest.raises(DataUnavailableError, match="SHA256 hash of downloaded file"):
         data.fetch("nqpf/Test_Data.xlsx")
     assert not (tmp_path / "cache" / "nqpf" / "Test_Data.xlsx").exists()
+
+
+# --------------------------------------------------------------------------- offline from the download cache
+
+
+def _offline_with_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("NQPF_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NQPF_OFFLINE", "1")
+    return tmp_path / "cache"
+
+
+def test_offline_uses_a_verified_file_from_the_download_cache(tmp_path, monkeypatch, data_dir):
+    import shutil
+
+    cache = _offline_with_cache(monkeypatch, tmp_path)
+    # where an earlier online fetch left them: a plain file, and a member extracted from an archive
+    (cache / "nqpf").mkdir(parents=True)
+    shutil.copy(data_dir / "nqpf/Test_Data.xlsx", cache / "nqpf/Test_Data.xlsx")
+    member = "SO2_CEDS_emissions_by_country_2021_02_05.csv"
+    extracted = cache / "ceds" / Path(member).stem / member
+    extracted.parent.mkdir(parents=True)
+    shutil.copy(data_dir / "ceds" / member, extracted)
+
+    assert data.fetch("nqpf/Test_Data.xlsx") == cache / "nqpf/Test_Data.xlsx"
+    assert data.fetch(f"ceds/{member}") == extracted
+    assert data.load_gtfp_series().shape == (31 * 33, 3)  # the loaders go through fetch as well
+    # a file that was never cached is still refused, naming the folder to set
+    with pytest.raises(DataUnavailableError, match="NQPF_OFFLINE forbids downloads"):
+        data.fetch("nqpf/NQPF_Data_China.xlsx")
+
+
+def test_offline_refuses_a_tampered_cached_file(tmp_path, monkeypatch):
+    cache = _offline_with_cache(monkeypatch, tmp_path)
+    (cache / "nqpf").mkdir(parents=True)
+    (cache / "nqpf/Test_Data.xlsx").write_bytes(b"tampered")
+    with pytest.raises(DataIntegrityError, match="cached copy .* does not match"):
+        data.fetch("nqpf/Test_Data.xlsx")
+
+
+def test_offline_uses_a_cached_workbook_whose_hash_is_not_pinned(tmp_path, monkeypatch):
+    # PWT's upstream workbook has no pinned hash (url_sha256 = ""): used as an online run would use it.
+    cache = _offline_with_cache(monkeypatch, tmp_path)
+    (cache / "pwt").mkdir(parents=True)
+    (cache / "pwt/pwt91.xlsx").write_bytes(b"workbook")
+    assert data.registry()["pwt/pwt91.csv"].url_sha256 == ""
+    assert data.fetch("pwt/pwt91.csv") == cache / "pwt/pwt91.xlsx"
+
+
+def test_unknown_registry_name_is_an_nqpf_error():
+    from nqpf_helpers.errors import InputError, NQPFError
+
+    with pytest.raises(NQPFError) as err:
+        data.fetch("nqpf/nope.xlsx")
+    assert isinstance(err.value, (KeyError, InputError))
+    assert str(err.value).startswith("'nqpf/nope.xlsx' is not in the data registry")
+
+
+def test_every_download_is_pinned_or_says_why_not():
+    # A URL that moves (a branch, "master") could serve other bytes next year.
+    raw = (Path(data.__file__).parent / "registry.toml").read_text(encoding="utf-8")
+    for name, entry in data.registry().items():
+        assert "/master/" not in entry.url and "/main/" not in entry.url, f"{name}: pin the URL to a commit"
+        if "raw.githubusercontent.com" in entry.url:
+            commit = entry.url.split("/")[5]
+            assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit), f"{name}: {commit}"
+        if entry.url_sha256 == "":
+            # unpinned on purpose: the registry must say why
+            block = raw.split(f'[files."{name}"]', 1)[1].split("[files.", 1)[0]
+            assert "not available offline" in block, f"{name}: say in its registry entry why url_sha256 is empty"

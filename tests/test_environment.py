@@ -40,3 +40,44 @@ def test_python_versions_agree(root):
     env = yaml.safe_load((root / "environment.yml").read_text())
     python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
     assert python == [f"python{project['requires-python']}"]
+
+
+LOCK = "requirements/book-lock.txt"
+
+
+def _lock(root) -> dict[str, str]:
+    pins = {}
+    for line in (root / LOCK).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        req = Requirement(line)
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"{LOCK}: {line!r} is not an exact pin"
+        pins[canonicalize_name(req.name)] = specs[0].version
+    return pins
+
+
+def test_lock_pins_every_declared_dependency_within_its_bounds(root):
+    pins = _lock(root)
+    assert "nqpf-helpers" not in pins, "the lock is for the book's environment; the package is installed from source"
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in ("book", "test"):
+        declared += project["optional-dependencies"][extra]
+    env = {"platform_machine": "x86_64", "sys_platform": "linux", "python_version": "3.11"}
+    for spec in declared:
+        req = Requirement(spec)
+        if req.marker is not None and not req.marker.evaluate(env):
+            continue  # e.g. tensorflow (not -cpu) on ARM: the lock is for Linux x86_64
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is declared in pyproject.toml but not pinned in {LOCK}; run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"{LOCK} pins {req.name}=={pins[name]}, outside pyproject.toml's {req.specifier}; run `make lock`"
+        )
+
+
+def test_make_install_uses_the_lock(root):
+    makefile = (root / "Makefile").read_text()
+    assert "pip install -r $(LOCK)" in makefile and f"LOCK := {LOCK}" in makefile
+    assert "pip install --no-deps -e ." in makefile

@@ -74,3 +74,40 @@ def test_replace_atomically_replaces_on_success(tmp_path, umask_022):
         tmp.write_text("new")
     assert target.read_text() == "new" and _mode(target) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_replace_atomically_fsyncs_the_file_before_and_the_folder_after_the_rename(tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_open = os.fsync, os.replace, os.open
+    opened: dict[int, str] = {}
+
+    def spy_open(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        opened[fd] = str(path)
+        return fd
+
+    def spy_fsync(fd):
+        events.append(("fsync", opened.get(fd, "?")))
+        real_fsync(fd)
+
+    def spy_replace(src, dst):
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(_files.os, "open", spy_open)
+    monkeypatch.setattr(_files.os, "fsync", spy_fsync)
+    monkeypatch.setattr(_files.os, "replace", spy_replace)
+    target = tmp_path / "out.csv"
+    with _files.replace_atomically(target) as tmp:
+        tmp.write_text("a,b\n1,2\n")
+        temporary = str(tmp)
+    assert events == [("fsync", temporary), ("replace", str(target)), ("fsync", str(tmp_path))]
+    assert target.read_text() == "a,b\n1,2\n"
+
+
+def test_write_csv_atomically_is_durable(tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(_files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    write_csv_atomically(pd.DataFrame({"a": [1]}), tmp_path / "x.csv")
+    assert len(synced) == 2  # the file, then its folder

@@ -355,7 +355,7 @@ def test_static_map_has_one_polygon_per_boundary_with_the_scale_colours(province
         values = province[province["year"] == 2015].set_index("region_code")["nqpf"]
         keys = regions.boundaries("province")["region_code"]
         expected = m.nqpf_scale.colours(values.reindex(keys).to_numpy())
-        got = ["#%02x%02x%02x" % tuple(np.rint(f[:3] * 255).astype(int)) for f in faces]
+        got = ["#{:02x}{:02x}{:02x}".format(*np.rint(f[:3] * 255).astype(int)) for f in faces]
         assert sorted(got) == sorted(expected)
         assert fig.unmatched.empty
         # colour-bar labels carry the legend's three significant digits, not matplotlib's long floats

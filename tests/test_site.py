@@ -52,10 +52,19 @@ def is_notebook_page(docname: str) -> bool:
 
 
 def public_modules() -> list[str]:
-    """Public modules of the package as they are in the source tree now."""
-    return sorted(
-        f"nqpf_helpers.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "nqpf_helpers")]) if not m.name.startswith("_")
-    )
+    """Public modules of the package as they are in the source tree now (and those of its subpackages)."""
+    names = []
+    for m in pkgutil.iter_modules([str(ROOT / "nqpf_helpers")]):
+        if m.name.startswith("_"):
+            continue
+        names.append(f"nqpf_helpers.{m.name}")
+        if m.ispkg:
+            names += [
+                f"nqpf_helpers.{m.name}.{s.name}"
+                for s in pkgutil.iter_modules([str(ROOT / "nqpf_helpers" / m.name)])
+                if not s.name.startswith("_")
+            ]
+    return sorted(names)
 
 
 class _Page(HTMLParser):
@@ -256,7 +265,15 @@ def test_api_page_generator_lists_modules_from_the_package():
         sys.path.pop(0)
     modules = nqpf_api.public_modules()
     assert modules == public_modules()
-    page = nqpf_api.api_markdown(modules)
+    names = nqpf_api.top_level_names()
+    page = nqpf_api.api_markdown(modules, names)
     for module in modules:
         assert f".. automodule:: {module}\n" in page and f"## `{module}`" in page
     assert page.count("```") % 2 == 0, "unbalanced code fences in the generated page"
+    # the page opens with what nqpf_helpers.__all__ re-exports, each linked to where it is defined
+    import nqpf_helpers
+
+    listed = {name for name, _ in names}
+    assert listed == {n for n in nqpf_helpers.__all__ if n not in nqpf_helpers.SUBMODULES and n != "__version__"}
+    assert "| `coverage` | {py:obj}`nqpf_helpers.data.coverage` |" in page
+    assert "| `NQPFError` | {py:obj}`nqpf_helpers.errors.NQPFError` |" in page

@@ -1,7 +1,8 @@
 """Sphinx extension: fill the API reference page with every public module of nqpf_helpers.
 
 The module list is read from the installed package at build time, so a new module
-appears on the page without anyone editing it. The page (``book/api.md``) holds a
+(or subpackage, with its public submodules) appears on the page without anyone
+editing it; the page opens with the names the package's ``__all__`` re-exports. The page (``book/api.md``) holds a
 marker line that this extension replaces, before parsing, with an autosummary table
 and one ``automodule`` section per module.
 """
@@ -20,20 +21,54 @@ MARKER = "<!-- nqpf-api-modules -->"
 
 
 def public_modules(package: str = PACKAGE) -> list[str]:
-    """Dotted names of the package's public modules (not starting with ``_``), sorted."""
+    """Dotted names of the package's public modules, sorted.
+
+    Top-level modules and subpackages whose names do not start with ``_``, and inside
+    each subpackage its public submodules (so a module split into a package, e.g.
+    ``maps/``, keeps every public part on the page).
+    """
     pkg = importlib.import_module(package)
-    return sorted(
-        f"{package}.{info.name}" for info in pkgutil.iter_modules(pkg.__path__) if not info.name.startswith("_")
-    )
+    names = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        name = f"{package}.{info.name}"
+        names.append(name)
+        if info.ispkg:
+            sub = importlib.import_module(name)
+            names.extend(
+                f"{name}.{s.name}" for s in pkgutil.iter_modules(sub.__path__) if not s.name.startswith("_")
+            )
+    return sorted(names)
 
 
-def api_markdown(modules: list[str]) -> str:
-    """MyST markdown for the API page: a summary table, then one section per module."""
+def top_level_names(package: str = PACKAGE) -> list[tuple[str, str]]:
+    """``(name, dotted origin)`` for every name in the package's ``__all__`` that is not a module."""
+    pkg = importlib.import_module(package)
+    modules = set(getattr(pkg, "SUBMODULES", []))
+    return [
+        (name, pkg.origin(name))
+        for name in pkg.__all__
+        if name not in modules and not name.startswith("__") and hasattr(pkg, "origin")
+    ]
+
+
+def api_markdown(modules: list[str], names: list[tuple[str, str]] | None = None) -> str:
+    """MyST markdown for the API page: the top-level names, a module table, then one section per module."""
     fence = "```"
+    parts = []
+    if names:
+        rows = "\n".join(f"| `{name}` | {{py:obj}}`{target}` |" for name, target in names)
+        parts.append(
+            "## What `import nqpf_helpers` offers\n\n"
+            "The package's `__all__`: its public modules (below) and these names, importable as "
+            "`from nqpf_helpers import NAME` (loaded on first use, so importing the package stays cheap).\n\n"
+            f"| name | defined in |\n|---|---|\n{rows}\n"
+        )
     table = "\n".join(f"   {name}" for name in modules)
-    parts = [f"{fence}{{eval-rst}}\n.. autosummary::\n   :nosignatures:\n\n{table}\n{fence}\n"]
+    parts.append(f"{fence}{{eval-rst}}\n.. autosummary::\n   :nosignatures:\n\n{table}\n{fence}\n")
     for name in modules:
-        short = name.rsplit(".", 1)[1]
+        short = name.split(".", 1)[1].replace(".", "-")
         parts.append(
             f"(api-{short})=\n## `{name}`\n\n"
             f"{fence}{{eval-rst}}\n.. automodule:: {name}\n   :members:\n   :show-inheritance:\n{fence}\n"
@@ -46,7 +81,7 @@ def _fill_api_page(app: Sphinx, docname: str, source: list[str]) -> None:
         return
     if MARKER not in source[0]:
         raise ExtensionError(f"{API_DOCNAME}.md must contain the line {MARKER!r} where the module reference goes")
-    source[0] = source[0].replace(MARKER, api_markdown(public_modules()))
+    source[0] = source[0].replace(MARKER, api_markdown(public_modules(), top_level_names()))
 
 
 def setup(app: Sphinx) -> dict:

@@ -1,7 +1,7 @@
 """Data layer: find, fetch, check and load every public data set the book uses.
 
 Files are described in ``registry.toml``, package data of this module read with
-:mod:`importlib.resources` (public URL, sha256, citation).
+``importlib.resources`` (public URL, sha256, citation).
 :func:`fetch` resolves a registry name to a local path in this order:
 
 1. the folder named by the environment variable ``NQPF_DATA_DIR`` (tests and CI
@@ -9,7 +9,9 @@ Files are described in ``registry.toml``, package data of this module read with
 2. the download cache (``NQPF_CACHE_DIR``, default: the user cache folder of
    ``pooch``), downloading from the public URL with :mod:`pooch` if needed.
 
-Set ``NQPF_OFFLINE=1`` to forbid downloads.  When a file can be found nowhere,
+Set ``NQPF_OFFLINE=1`` to forbid downloads: a file already in the download
+cache is then still used when it matches its registered sha256 (see
+:func:`fetch`).  When a file can be found nowhere,
 :class:`DataUnavailableError` names the file, where it comes from and how to
 point the loader at a local copy.
 
@@ -22,22 +24,23 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
-from importlib import resources
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataIntegrityError, DataUnavailableError
+from ..errors import DataIntegrityError, DataUnavailableError, InputError, UnknownDataFileError
 from ..validate import validate_panel
 
 __all__ = [
     "DataUnavailableError",
     "DataIntegrityError",
+    "UnknownDataFileError",
     "RegistryEntry",
     "registry",
     "fetch",
@@ -131,18 +134,40 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def _cache_dir() -> Path:
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    import pooch
+    from ..cache import cache_dir  # NQPF_CACHE_DIR, else the user cache folder of nqpf-book
 
-    return Path(pooch.os_cache("nqpf-book"))
+    return cache_dir()
 
 
 @lru_cache(maxsize=64)
 def _verified(path: Path, mtime: float, expected: str) -> bool:
     # Keyed on mtime so a replaced file is hashed again, an unchanged one only once per session.
     return file_sha256(path) == expected
+
+
+def _cache_path(name: str, entry: RegistryEntry) -> tuple[Path, str | None]:
+    """Where :func:`fetch` leaves ``name`` in the download cache, and the sha256 that path must have."""
+    folder = _cache_dir() / Path(name).parent
+    if entry.member:  # pooch.Unzip extracts beside the archive, into a folder named after the file's stem
+        return folder / Path(name).stem / entry.member, entry.sha256
+    if entry.sheet:  # the workbook itself: only its own hash (url_sha256) can check it
+        return folder / Path(entry.url).name, entry.url_sha256 or None
+    # the downloaded file itself: the registry's sha256 unless the upstream object differs (url_sha256)
+    return folder / Path(name).name, entry.sha256 if entry.url_sha256 is None else (entry.url_sha256 or None)
+
+
+def _cached_copy(name: str, entry: RegistryEntry) -> Path | None:
+    """The cached copy of ``name`` if there is one, checked against its hash (for offline use)."""
+    path, expected = _cache_path(name, entry)
+    if not path.is_file():
+        return None
+    if expected is not None and not _verified(path.resolve(), path.stat().st_mtime, expected):
+        raise DataIntegrityError(
+            f"The cached copy {path} of {name!r} does not match the registry's sha256 {expected}, and "
+            f"{OFFLINE_ENV} forbids downloading it again. Delete the file and run once online, or set "
+            f"{DATA_DIR_ENV} to a folder with a verified copy."
+        )
+    return path
 
 
 def fetch(name: str) -> Path:
@@ -162,16 +187,26 @@ def fetch(name: str) -> Path:
 
     Raises
     ------
-    KeyError
-        ``name`` is not in the registry.
+    UnknownDataFileError
+        ``name`` is not in the registry (also a ``KeyError``).
     DataIntegrityError
-        The local copy does not match the sha256 in the registry.
+        The local copy, or with ``NQPF_OFFLINE=1`` the cached copy, does not
+        match the sha256 in the registry.
     DataUnavailableError
         The file is not in ``NQPF_DATA_DIR`` and cannot be downloaded.
+
+    Notes
+    -----
+    With ``NQPF_OFFLINE=1`` a copy already in the download cache (from an
+    earlier online run) is used when its sha256 matches the registry: the
+    file itself for a plain download, the extracted member for an archive,
+    and for a workbook or an upstream file that differs from the local copy
+    its ``url_sha256``.  One whose hash is not pinned yet (``url_sha256 =
+    ""``) is used as it is, exactly as an online run would use it.
     """
     entries = registry()
     if name not in entries:
-        raise KeyError(f"{name!r} is not in the data registry; known files: {sorted(entries)}")
+        raise UnknownDataFileError(f"{name!r} is not in the data registry; known files: {sorted(entries)}")
     entry = entries[name]
 
     data_dir = os.environ.get(DATA_DIR_ENV)
@@ -191,7 +226,12 @@ def fetch(name: str) -> Path:
         f"{DATA_DIR_ENV} to the folder that contains {name!r} (e.g. `export {DATA_DIR_ENV}=../shared/data`)."
     )
     if os.environ.get(OFFLINE_ENV, "").lower() in {"1", "true", "yes"}:
-        raise DataUnavailableError(f"Data file {name!r} is not available: {where} and {OFFLINE_ENV} forbids downloads. {fix}")
+        cached = _cached_copy(name, entry)
+        if cached is not None:
+            return cached
+        raise DataUnavailableError(
+            f"Data file {name!r} is not available: {where} and {OFFLINE_ENV} forbids downloads. {fix}"
+        )
 
     import pooch
 
@@ -207,7 +247,7 @@ def fetch(name: str) -> Path:
             processor=processor,
             progressbar=False,
         )
-    except Exception as err:  # pooch raises requests/OS/hash errors; all mean the same to the reader
+    except (OSError, ValueError) as err:  # requests' errors are OSErrors, pooch's hash mismatch a ValueError
         raise DataUnavailableError(
             f"Data file {name!r} is not available: {where}, and downloading {entry.url} failed "
             f"({type(err).__name__}: {err}). {fix}"
@@ -248,9 +288,15 @@ def load_gtfp_series() -> pd.DataFrame:
     """
     raw = pd.read_excel(fetch("nqpf/Test_Data.xlsx"))
     df = pd.DataFrame(
-        {"region_code": _region_code(raw["ID"]), "year": raw["years"].astype(int), "gtfp": raw["Variable"].astype(float)}
+        {
+            "region_code": _region_code(raw["ID"]),
+            "year": raw["years"].astype(int),
+            "gtfp": raw["Variable"].astype(float),
+        }
     )
-    return validate_panel(df, unit="region_code", time="year", values=["gtfp"], positive=["gtfp"], name="Test_Data.xlsx")
+    return validate_panel(
+        df, unit="region_code", time="year", values=["gtfp"], positive=["gtfp"], name="Test_Data.xlsx"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -276,7 +322,7 @@ def load_published_nqpf(level: Level = "province") -> pd.DataFrame:
         county level.
     """
     if level not in _NQPF_SHEETS:
-        raise ValueError(f"level must be one of {sorted(_NQPF_SHEETS)}, got {level!r}.")
+        raise InputError(f"level must be one of {sorted(_NQPF_SHEETS)}, got {level!r}.")
     raw = _nqpf_workbook()[_NQPF_SHEETS[level]]
     df = pd.DataFrame(
         {
@@ -286,7 +332,9 @@ def load_published_nqpf(level: Level = "province") -> pd.DataFrame:
             "nqpf": raw["NQPF"].astype(float),
         }
     )
-    return validate_panel(df, unit="region_code", time="year", values=["gtfp", "nqpf"], name=f"published NQPF ({level})")
+    return validate_panel(
+        df, unit="region_code", time="year", values=["gtfp", "nqpf"], name=f"published NQPF ({level})"
+    )
 
 
 # --------------------------------------------------------------------------- world panel (PWT + CEDS)
@@ -328,7 +376,7 @@ def load_ceds(species: str) -> pd.DataFrame:
         CEDS aggregates such as ``global`` (shipping, aviation) are dropped.
     """
     if species not in _CEDS_SPECIES:
-        raise ValueError(f"species must be one of {_CEDS_SPECIES}, got {species!r}.")
+        raise InputError(f"species must be one of {_CEDS_SPECIES}, got {species!r}.")
     raw = pd.read_csv(fetch(f"ceds/{species}_CEDS_emissions_by_country_2021_02_05.csv"))
     year_cols = [c for c in raw.columns if c.startswith("X") and c[1:].isdigit()]
     long = raw.melt(id_vars=["country"], value_vars=year_cols, var_name="year", value_name="value")
@@ -417,10 +465,10 @@ def load_world_panel(start: int = 1990, end: int = 2017) -> pd.DataFrame:
         dropped country (``iso3``, ``country``, ``reason``).
     """
     if start > end:
-        raise ValueError(f"start ({start}) must not be after end ({end}).")
+        raise InputError(f"start ({start}) must not be after end ({end}).")
     pwt = load_pwt()
     if end > pwt["year"].max() or start < pwt["year"].min():
-        raise ValueError(
+        raise InputError(
             f"PWT 9.1 covers {pwt['year'].min()}-{pwt['year'].max()}; requested {start}-{end}. "
             "Choose years inside that range."
         )
