@@ -565,7 +565,8 @@ def compute_nqpf(
     pandas.DataFrame
         One row per unit and predicted year: ``unit``, ``time``, ``split``
         (``"train"``/``"test"``), ``actual``, ``predicted`` (geometric mean
-        over seeds), ``nqpf``, ``predicted_nonpositive``, ``n_seeds``.
+        over seeds), ``nqpf`` (NaN below the prediction floor of
+        :mod:`nqpf_helpers.nqpf`), ``n_seeds``, ``n_below_floor``, ``reason``.
 
     Raises
     ------
@@ -597,7 +598,7 @@ def compute_nqpf(
         parts.append(fc.forecast_growth_path(gtfp, spec, seeds=group, config=config, unit=unit, time=time, value=value))
     pred = pd.concat(parts, ignore_index=True)
     out = nq.ensemble_nqpf(pred, unit=unit, time=time)
-    cols = [unit, time, "split", "actual", "predicted", "nqpf", "predicted_nonpositive", "n_seeds"]
+    cols = [unit, time, "split", "actual", "predicted", "nqpf", "n_seeds", "n_below_floor", "reason"]
     return out[cols].sort_values([unit, time]).reset_index(drop=True)
 
 

@@ -30,8 +30,8 @@ import pandas as pd
 
 from nqpf_helpers import forecast as fc
 from nqpf_helpers import sbm as sbm_mod
-from nqpf_helpers.nqpf import ensemble_nqpf
-from nqpf_helpers.validate import PanelError, format_list
+from nqpf_helpers.nqpf import PREDICTION_FLOOR, ensemble_nqpf, ensemble_ratio
+from nqpf_helpers.validate import PanelError, format_list, require_columns, spearman, spearman_matrix
 
 __all__ = [
     "SBM_OPTIONS",
@@ -190,6 +190,7 @@ def run_variants(
     time: str = "year",
     value: str = "gtfp",
     config: fc.TrainConfig = fc.TrainConfig(),
+    floor: float = PREDICTION_FLOOR,
 ) -> pd.DataFrame:
     """Ensemble NQPF of every variant, as one tidy table.
 
@@ -214,13 +215,17 @@ def run_variants(
         Column names.
     config
         LSTM training options.
+    floor
+        Prediction floor of the ensemble rule (see :mod:`nqpf_helpers.nqpf`).
 
     Returns
     -------
     pandas.DataFrame
         One row per variant, unit and predicted year: ``variant``, ``choice``,
         ``unit``, ``time``, ``split``, ``actual``, ``predicted`` (geometric
-        mean over seeds), ``nqpf``, ``predicted_nonpositive``, ``n_seeds``.
+        mean over seeds), ``nqpf`` (NaN below the floor), ``n_seeds``,
+        ``n_below_floor``, ``reason``, as from
+        :func:`nqpf_helpers.nqpf.ensemble_nqpf`.
 
     Raises
     ------
@@ -267,7 +272,7 @@ def run_variants(
             paths = fc.forecast_growth_path(
                 gtfp_cache[skey], spec, seeds=v.seeds, config=config, unit=unit, time=time, value=value
             )
-            nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time)
+            nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time, floor=floor)
         parts.append(nqpf_cache[lkey].assign(variant=v.name, choice=v.choice))
     out = pd.concat(parts, ignore_index=True)
     first = ["variant", "choice", unit, time]
@@ -325,9 +330,7 @@ def unit_scores(
         variant, variants that cover different units or years, or
         non-positive values with ``summary="gmean"``.
     """
-    missing = [c for c in (by, unit, time, value) if c not in table.columns]
-    if missing:
-        raise PanelError(f"NQPF table: missing column(s) {missing}; found {list(table.columns)}.")
+    require_columns(table, [by, unit, time, value], "NQPF table")
     d = table
     if years is not None:
         d = d[d[time].between(*years)]
@@ -342,7 +345,12 @@ def unit_scores(
         )
     vals = d[value].to_numpy(dtype=float)
     if not np.all(np.isfinite(vals)):
-        raise PanelError(f"NQPF table: {int((~np.isfinite(vals)).sum())} missing or infinite {value!r} value(s).")
+        bad = d.loc[~np.isfinite(vals), [by, unit, time]].head(3).to_numpy()
+        raise PanelError(
+            f"NQPF table: {int((~np.isfinite(vals)).sum())} missing or infinite {value!r} value(s), e.g. "
+            f"{format_list(map(tuple, bad))} (NaN where a growth path fell below the prediction floor: see the "
+            "'reason' column). Drop those units, or restrict years= to where every variant is defined."
+        )
     if summary == "gmean" and np.any(vals <= 0):
         raise PanelError(
             f"NQPF table: {int((vals <= 0).sum())} non-positive {value!r} value(s) (a growth path predicted "
@@ -396,16 +404,13 @@ def rank_agreement(scores: pd.DataFrame) -> pd.DataFrame:
         unit the same score (its ranking, and so Spearman, is undefined).
     """
     a = _check_scores(scores)
-    ranks = pd.DataFrame(a).rank(method="average").to_numpy()
-    flat = np.ptp(ranks, axis=0) == 0
+    flat = np.ptp(a, axis=0) == 0
     if flat.any():
         raise PanelError(
             f"scores: variant(s) {format_list(scores.columns[flat])} give every unit the same score, "
             "so their ranking is undefined; drop them."
         )
-    rho = np.atleast_2d(np.corrcoef(ranks, rowvar=False))  # one variant gives a scalar
-    rho = np.clip((rho + rho.T) / 2, -1.0, 1.0)
-    np.fill_diagonal(rho, 1.0)
+    rho = spearman_matrix(a)
     return pd.DataFrame(rho, index=scores.columns, columns=scores.columns)
 
 
@@ -507,12 +512,9 @@ def baseline_comparison(
 # --------------------------------------------------------------------------- #
 # Seed ensembles
 # --------------------------------------------------------------------------- #
-def _spearman_columns(a: np.ndarray, b: np.ndarray) -> float:
-    ra = pd.Series(a).rank().to_numpy()
-    rb = pd.Series(b).rank().to_numpy()
-    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+def _spearman_finite(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    return spearman(a[ok], b[ok]) if ok.sum() >= 2 else float("nan")
 
 
 def seed_ensemble_agreement(
@@ -526,16 +528,19 @@ def seed_ensemble_agreement(
     summary: Summary = "gmean",
     threshold: float = 1.0,
     random_state: int = 0,
+    floor: float = PREDICTION_FLOOR,
 ) -> pd.DataFrame:
     """How stable are unit rankings from ensembles of a given number of seeds?
 
     For each draw the seeds are shuffled; for each size ``k`` ensemble A is
     the first ``k`` seeds, ensemble B the next ``k`` (disjoint from A), and
     the reference the last ``S - max(sizes)`` seeds (disjoint from A).  Each
-    ensemble's predicted GTFP is the geometric mean over its seeds (the
-    arithmetic mean where a seed predicts GTFP <= 0, as in
-    :func:`nqpf_helpers.nqpf.ensemble_nqpf`), NQPF = actual / that, and each
-    unit's score is NQPF summarised over ``years``.
+    ensemble's NQPF follows the package's one rule
+    (:func:`nqpf_helpers.nqpf.ensemble_ratio`, as in
+    :func:`~nqpf_helpers.nqpf.ensemble_nqpf`: actual / geometric-mean
+    prediction, NaN where a seed is below the floor), and each unit's score
+    is NQPF summarised over ``years`` (NaN if any year is NaN).  Rank
+    correlations and flip shares use the units scored by both ensembles.
 
     Parameters
     ----------
@@ -553,6 +558,8 @@ def seed_ensemble_agreement(
         For the flip share (see :func:`flip_share`).
     random_state
         Seed of the shuffles.
+    floor
+        Prediction floor (see :mod:`nqpf_helpers.nqpf`).
 
     Returns
     -------
@@ -560,11 +567,10 @@ def seed_ensemble_agreement(
         One row per draw and size: ``draw``, ``size``, ``spearman_between``
         (A vs B: two independent ensembles of that size), ``spearman_vs_reference``
         (A vs the reference ensemble), ``flip_between`` (share of units A and B
-        put on different sides of ``threshold``), ``n_reference``.
+        put on different sides of ``threshold``), ``n_reference``,
+        ``n_units`` (units scored by both A and B).
     """
-    missing = [c for c in (unit, time, "seed", "actual", "predicted") if c not in pred.columns]
-    if missing:
-        raise PanelError(f"predictions: missing column(s) {missing}; found {list(pred.columns)}.")
+    require_columns(pred, [unit, time, "seed", "actual", "predicted"], "predictions")
     sizes = sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 1:
         raise ValueError(f"sizes must be positive integers, got {sizes}.")
@@ -591,17 +597,7 @@ def seed_ensemble_agreement(
     A = actual.to_numpy(dtype=float)
 
     def score(idx: np.ndarray) -> np.ndarray:
-        p = P[:, idx, :]
-        pos = np.all(p > 0, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            geo = np.exp(np.mean(np.log(np.where(p > 0, p, 1.0)), axis=1))
-        ens = np.where(pos, geo, p.mean(axis=1))
-        nq = A / ens
-        if summary == "gmean" and np.any(nq <= 0):
-            raise PanelError(
-                "predictions: some ensemble NQPF values are non-positive, so a geometric mean is undefined; "
-                "use summary='median'."
-            )
+        nq = ensemble_ratio(A, P[:, idx, :], floor=floor, axis=1).nqpf  # finite values are > 0
         return _summarise(nq, summary, axis=1)
 
     rng = np.random.default_rng(random_state)
@@ -611,14 +607,17 @@ def seed_ensemble_agreement(
         ref = score(perm[S - n_ref :])
         for k in sizes:
             a, b = score(perm[:k]), score(perm[k : 2 * k])
+            both = np.isfinite(a) & np.isfinite(b)
             rows.append(
                 {
                     "draw": draw,
                     "size": k,
-                    "spearman_between": _spearman_columns(a, b),
-                    "spearman_vs_reference": _spearman_columns(a, ref),
-                    "flip_between": float(np.mean((a > threshold) != (b > threshold))),
+                    "spearman_between": _spearman_finite(a, b),
+                    "spearman_vs_reference": _spearman_finite(a, ref),
+                    "flip_between": float(np.mean((a[both] > threshold) != (b[both] > threshold)))
+                    if both.any() else float("nan"),
                     "n_reference": n_ref,
+                    "n_units": int(both.sum()),
                 }
             )
     return pd.DataFrame(rows)

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import PanelError
+from .errors import InputError, PanelError
 
-__all__ = ["PanelError", "validate_panel", "format_list"]
+__all__ = ["PanelError", "format_list", "require_columns", "spearman", "spearman_matrix", "validate_panel"]
 
 _MAX_LISTED = 8
 
@@ -30,6 +30,107 @@ def format_list(items: Iterable[object], limit: int = _MAX_LISTED) -> str:
         shown += f", ... ({len(items)} in all)"
     return shown
 
+
+def require_columns(
+    df: object,
+    cols: Iterable[str | None],
+    what: str,
+    *,
+    error: type[InputError] = PanelError,
+    hint: str = "",
+) -> pd.DataFrame:
+    """Check that ``df`` is a DataFrame holding every column of ``cols``.
+
+    The one column-presence check of the package: every module calls it, so
+    the message reads the same everywhere.
+
+    Parameters
+    ----------
+    df
+        The object to check.
+    cols
+        Column names; ``None`` entries are skipped (optional columns).
+    what
+        What the table is called in the message (e.g. ``"predictions"``).
+    error
+        The :class:`~nqpf_helpers.errors.InputError` subclass to raise
+        (default :class:`~nqpf_helpers.errors.PanelError`).
+    hint
+        Extra advice appended to the message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself, so that the call can be chained.
+
+    Raises
+    ------
+    InputError
+        (``error``) if ``df`` is not a DataFrame or lacks a column; the
+        message lists the missing and the present columns.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a"], "table").columns.tolist()
+    ['a']
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise error(f"{what}: expected a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in dict.fromkeys(c for c in cols if c is not None) if c not in df.columns]
+    if missing:
+        raise error(
+            f"{what}: missing column(s) {missing}; found {list(df.columns)}. "
+            f"Pass the right column names (unit=, time=, value=, ...) or add the columns.{(' ' + hint) if hint else ''}"
+        )
+    return df
+
+
+def spearman_matrix(values: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation between every pair of columns of a 2-D array.
+
+    The one Spearman implementation of the package: Pearson correlation of
+    average ranks (ties share their mean rank).  A column with a single
+    distinct value has no ranking, so its correlations are NaN (1 on the
+    diagonal stays 1 only for columns that have a ranking).
+
+    Parameters
+    ----------
+    values
+        Observations as rows, variables as columns; must be finite.
+
+    Returns
+    -------
+    numpy.ndarray
+        Symmetric ``k x k`` matrix in [-1, 1].
+    """
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 2:
+        raise InputError(f"spearman_matrix: expected a 2-D array, got {a.ndim} dimension(s).")
+    ranks = pd.DataFrame(a).rank(method="average").to_numpy()
+    flat = np.ptp(ranks, axis=0) == 0 if len(ranks) else np.ones(a.shape[1], dtype=bool)
+    k = a.shape[1]
+    rho = np.full((k, k), np.nan)
+    ok = np.flatnonzero(~flat)
+    if len(ranks) >= 2 and len(ok):
+        sub = np.atleast_2d(np.corrcoef(ranks[:, ok], rowvar=False))
+        sub = np.clip((sub + sub.T) / 2, -1.0, 1.0)
+        np.fill_diagonal(sub, 1.0)
+        rho[np.ix_(ok, ok)] = sub
+    return rho
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two equally long vectors (NaN if either is constant).
+
+    Examples
+    --------
+    >>> spearman(np.array([1.0, 2.0, 3.0]), np.array([10.0, 30.0, 20.0]))
+    0.5
+    """
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape:
+        raise InputError(f"spearman: vectors of different lengths ({len(a)} and {len(b)}).")
+    return float(spearman_matrix(np.column_stack([a, b]))[0, 1])
 
 
 def _cells(frame: pd.DataFrame, unit: str, time: str) -> str:

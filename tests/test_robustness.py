@@ -290,3 +290,28 @@ def test_seed_ensemble_needs_enough_seeds() -> None:
         rb.seed_ensemble_agreement(p.drop(columns="seed"), (1,))
     with pytest.raises(PanelError, match="exactly once"):
         rb.seed_ensemble_agreement(p.iloc[1:], (1,))
+
+
+def test_seed_ensembles_follow_the_package_rule_for_collapsed_seeds() -> None:
+    """A unit one of whose seeds collapses below the floor drops out of an ensemble holding that seed,
+    exactly as nqpf.ensemble_nqpf would make its NQPF NaN (no switch to an arithmetic mean)."""
+    from nqpf_helpers import nqpf as q
+
+    p = seed_predictions(n_units=12, n_seeds=4, noise=0.2, seed=3)
+    hit = (p.region_code == "r00") & (p.seed == 0)
+    p.loc[hit, "predicted"] = -0.2  # seed 0 collapses for unit r00
+    e = q.ensemble_nqpf(p)
+    assert e[e.region_code == "r00"].nqpf.isna().all() and e[e.region_code != "r00"].nqpf.notna().all()
+    out = rb.seed_ensemble_agreement(p, (2,), n_draws=6)
+    # A = the first 2 of a shuffle: it holds seed 0 in half the draws on average; then r00 is unscored
+    assert set(out.n_units) <= {11, 12} and (out.n_units == 11).any()
+    assert out.spearman_between.notna().all()
+
+
+def test_rank_agreement_matches_scipy_spearman() -> None:
+    from scipy import stats
+
+    a = np.random.default_rng(5).normal(size=(30, 3))
+    a[:5, 1] = a[0, 1]  # ties
+    rho = rb.rank_agreement(scores_frame(a)).to_numpy()
+    np.testing.assert_allclose(rho, stats.spearmanr(a).statistic, atol=1e-12)
