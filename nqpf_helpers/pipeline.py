@@ -46,6 +46,7 @@ import pandas as pd
 
 from nqpf_helpers._files import give_default_permissions, replace_atomically
 from nqpf_helpers.errors import InputError, OutputError
+from nqpf_helpers.regions import unit_labels
 from nqpf_helpers.validate import PanelError, format_list, validate_panel
 
 __all__ = [
@@ -82,16 +83,6 @@ _CHINA_RE = re.compile(r"^\d{6}$")
 
 
 # --------------------------------------------------------------------------- reading
-def _clean_units(s: pd.Series) -> pd.Series:
-    # Spreadsheets turn codes into numbers (330100 or 330100.0); units are labels, so keep
-    # whole numbers as digit strings and everything else as stripped text.
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = s.to_numpy(dtype=float)
-        if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
-            return pd.Series(v.astype(np.int64).astype(str), index=s.index, name=s.name)
-    return s.astype("string").str.strip().astype(object).where(s.notna(), None)
-
-
 def read_panel(
     path: str | os.PathLike[str],
     *,
@@ -211,7 +202,7 @@ def read_panel(
                     f"{p.name!r}: {role} column {col!r} not found; columns are {list(df.columns)}. "
                     f"Name the right column with {flag}."
                 )
-    df[unit] = _clean_units(df[unit])
+    df[unit] = unit_labels(df[unit])
     df.attrs = {"unit": unit, "time": time, "source": str(p)}
     return df
 

@@ -43,7 +43,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .validate import PanelError, format_list
+from .validate import PanelError, format_list, require_columns
 
 __all__ = [
     "DISPERSION_MEASURES",
@@ -75,19 +75,13 @@ DISPERSION_MEASURES: dict[str, str] = {
 # --------------------------------------------------------------------------- checks
 
 
+_REGION_COLUMNS = ("group", "yangtze_belt", "name_en", "level")
+
+
 def _require(df: object, cols: Sequence[str | None], name: str) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}.")
-    wanted = [c for c in cols if c is not None]
-    missing = [c for c in dict.fromkeys(wanted) if c not in df.columns]
-    if missing:
-        hint = ""
-        if any(c in ("group", "yangtze_belt", "name_en", "level") for c in missing):
-            hint = " Region columns come from nqpf_helpers.regions.add_region_info(df)."
-        raise PanelError(
-            f"{name}: missing column(s) {missing}; found {list(df.columns)}. "
-            f"Pass the right column names (value=, time=, unit=, ...) or add the columns.{hint}"
-        )
+    region = isinstance(df, pd.DataFrame) and any(c in _REGION_COLUMNS and c not in df.columns for c in cols)
+    hint = "Region columns come from nqpf_helpers.regions.add_region_info(df)." if region else ""
+    require_columns(df, cols, name, hint=hint)
     if df.empty:
         raise PanelError(f"{name}: the table has no rows; check the filters applied before plotting.")
     return df

@@ -63,6 +63,8 @@ __all__ = [
     "check_codes",
     "is_coastal",
     "normalize_code",
+    "normalize_codes",
+    "unit_labels",
     "province_of",
     "province_table",
     "region_level",
@@ -203,6 +205,58 @@ def normalize_code(code: object) -> str:
     if text is None:
         raise _unknown_error([code])
     return text
+
+
+def normalize_codes(codes: pd.Series | Iterable[object]) -> pd.Series:
+    """Vectorised :func:`normalize_code`: every code as a 6-digit string.
+
+    The package's one code normaliser for columns (maps, loaders and the
+    pipeline call it); each distinct value is interpreted once.
+
+    Parameters
+    ----------
+    codes
+        A Series (its index and name are kept) or any iterable of codes.
+
+    Returns
+    -------
+    pandas.Series
+        Of ``str`` (object dtype).
+
+    Raises
+    ------
+    UnknownRegionError
+        Listing every value that is not a mainland administrative code.
+    """
+    s = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
+    mapping = {c: _try_normalize(c) for c in pd.unique(s)}
+    bad = [c for c, v in mapping.items() if v is None]
+    if bad:
+        raise _unknown_error(bad)
+    return s.map(mapping).astype(object)
+
+
+def unit_labels(units: pd.Series) -> pd.Series:
+    """Unit identifiers as clean text labels, whatever a spreadsheet made of them.
+
+    Spreadsheets turn codes into numbers (``330100`` or ``330100.0``); units
+    are labels, so a column of whole numbers becomes digit strings and
+    anything else stripped text (missing values stay missing).  Unlike
+    :func:`normalize_codes` this does not require Chinese codes (ISO3 country
+    codes or any label pass through).
+
+    Examples
+    --------
+    >>> unit_labels(pd.Series([330100.0, 110000.0])).tolist()
+    ['330100', '110000']
+    >>> unit_labels(pd.Series([" CHN", "USA "])).tolist()
+    ['CHN', 'USA']
+    """
+    if pd.api.types.is_numeric_dtype(units) and not pd.api.types.is_bool_dtype(units):
+        v = units.to_numpy(dtype=float)
+        if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+            return pd.Series(v.astype(np.int64).astype(str), index=units.index, name=units.name, dtype=object)
+    return units.astype("string").str.strip().astype(object).where(units.notna(), None)
 
 
 def region_level(code: object) -> str:

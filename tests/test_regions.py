@@ -346,3 +346,24 @@ def test_coastal_flag_covers_the_11_coastal_provinces_and_their_units():
     assert not regions.is_coastal("110000") and not regions.is_coastal(610100)
     with pytest.raises(regions.UnknownRegionError):
         regions.is_coastal("990000")
+
+
+def test_normalize_codes_is_the_vectorised_normaliser() -> None:
+    from nqpf_helpers.regions import normalize_codes
+
+    s = pd.Series([330100, 330100.0, " 110000 ", "440000.0"], index=[5, 6, 7, 8], name="code")
+    out = normalize_codes(s)
+    assert out.tolist() == ["330100", "330100", "110000", "440000"]
+    assert out.index.tolist() == [5, 6, 7, 8] and out.name == "code"
+    assert normalize_codes([110000]).tolist() == ["110000"]
+    with pytest.raises(UnknownRegionError, match=r"2 code\(s\).*12345.*990000"):
+        normalize_codes(pd.Series([110000, 12345, 990000, 12345]))
+
+
+def test_unit_labels_keeps_labels_and_turns_whole_numbers_into_digits() -> None:
+    from nqpf_helpers.regions import unit_labels
+
+    assert unit_labels(pd.Series([330100.0, 110000.0])).tolist() == ["330100", "110000"]
+    assert unit_labels(pd.Series([" CHN", "USA "])).tolist() == ["CHN", "USA"]
+    assert unit_labels(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]
+    assert unit_labels(pd.Series(["CHN", None])).tolist() == ["CHN", None]

@@ -133,3 +133,30 @@ def test_long_lists_are_truncated():
     df = pd.DataFrame({"unit": [f"u{i}" for i in range(n)], "year": 2000, "x": -1.0, "e": 0.0})
     with pytest.raises(PanelError, match=r"\(20 in all\)"):
         check(df)
+
+
+def test_require_columns_names_missing_and_present_columns() -> None:
+    from nqpf_helpers.errors import MapInputError
+    from nqpf_helpers.validate import require_columns
+
+    df = good_panel()
+    assert require_columns(df, ["unit", None, "x"], "panel") is df
+    with pytest.raises(PanelError, match=r"panel: missing column\(s\) \['gdp'\]; found \['unit', 'year', 'x', 'e'\]"):
+        require_columns(df, ["unit", "gdp"], "panel")
+    with pytest.raises(MapInputError, match="expected a pandas DataFrame, got list"):
+        require_columns([1], ["a"], "map data", error=MapInputError)
+    with pytest.raises(PanelError, match="Try this"):
+        require_columns(df, ["gdp"], "panel", hint="Try this.")
+
+
+def test_spearman_agrees_with_scipy_and_is_nan_without_a_ranking() -> None:
+    from scipy import stats
+
+    from nqpf_helpers.validate import spearman, spearman_matrix
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=20), rng.integers(0, 4, 20).astype(float)  # b has ties
+    assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
+    assert np.isnan(spearman(a, np.ones(20)))
+    m = spearman_matrix(np.column_stack([a, b, np.ones(20)]))
+    assert m[0, 1] == pytest.approx(m[1, 0]) and np.isnan(m[2]).all() and m[0, 0] == 1
