@@ -828,14 +828,13 @@ def _map_html(result: PipelineResult, folder: Path) -> tuple[str | None, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if kind == "china":
-            m = maps.china_choropleth(frame, value="nqpf", code=result.unit, time=result.time, level=level)
+            m = maps.china_choropleth(frame, value="nqpf", unit=result.unit, time=result.time, level=level)
         else:
-            m = maps.world_choropleth(frame, value="nqpf", iso3=result.unit, time=result.time)
+            m = maps.world_choropleth(frame, value="nqpf", unit=result.unit, time=result.time)
     maps.save_map(m, folder / "map.html", bundle_assets=True)
     note = f"NQPF in {last} ({'Chinese regions' if kind == 'china' else 'countries'})."
-    unmatched = getattr(m, "unmatched", None)
-    if unmatched is not None and len(unmatched):
-        note += f" Not on the map (no boundary): {format_list(unmatched.iloc[:, 0])}."
+    if len(m.unmatched):
+        note += f" Not on the map (no boundary): {format_list(m.unmatched.iloc[:, 0])}."
     return "map.html", note
 
 
