@@ -547,7 +547,6 @@ def rank_change_table(
         out.insert(0, label, b.loc[common, label])
     out["rank_gain"] = out["rank_start"] - out["rank_end"]
     out = out.reset_index().rename(columns={"index": unit})
-    out.attrs.update(start=start, end=end)
     return out[cols + ["value_start", "value_end", "rank_start", "rank_end", "rank_gain"]].sort_values(
         "rank_end"
     ).reset_index(drop=True)
@@ -655,8 +654,9 @@ def rank_change_plot(
         rank_start)`` to ``(end, rank_end)``; highlighted lines carry their
         name as label.
     """
+    _require(df, [unit, time, value, label], "rank_change_plot")
+    start, end = _pick_years(df, time, start, end)
     table = rank_change_table(df, start=start, end=end, value=value, time=time, unit=unit, label=label)
-    start, end = table.attrs["start"], table.attrs["end"]
     key = label or unit
     highlight = _check_highlight(highlight, set(table[key]), key)
     colors = _highlight_colors(highlight)

@@ -222,7 +222,9 @@ def test_ranking_table_ranks_descending_with_ties():
 
 def test_rank_change_table_against_independent_ranks(provinces):
     table = plots.rank_change_table(provinces, label="name_en")
-    assert len(table) == 31 and table.attrs == {"start": 2010, "end": 2015}
+    assert len(table) == 31 and table.attrs == {}  # no side channel: the years are the caller's (default first/last)
+    first = provinces[provinces.year == 2010].set_index("name_en")["nqpf"]
+    assert (table.set_index("name_en")["value_start"] == first.reindex(table["name_en"])).all()
     for year, col in [(2010, "rank_start"), (2015, "rank_end")]:
         y = provinces[provinces.year == year].set_index("name_en")["nqpf"]
         expected = y.rank(ascending=False).astype(int)
