@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import UnknownRegionError, UnmappedRegionWarning
-from .validate import format_list
+from .errors import PanelError, UnknownRegionError, UnmappedRegionWarning
+from .validate import format_list, require_columns
 
 if TYPE_CHECKING:  # geopandas is slow to import and only needed for maps
     import geopandas
@@ -602,8 +602,8 @@ def _region_table(codes: Iterable[object] | None, *, strict: bool, stacklevel: i
 
 def add_region_info(
     df: pd.DataFrame,
-    code_col: str = "region_code",
     *,
+    unit: str = "region_code",
     strict: bool = True,
 ) -> pd.DataFrame:
     """Add level, province, names, group and Yangtze belt flag to a panel.
@@ -612,7 +612,7 @@ def add_region_info(
     ----------
     df
         Any frame with a column of administrative codes (ints or strings).
-    code_col
+    unit
         Name of that column.  It is returned as 6-digit strings.
     strict
         Passed to :func:`region_table`.
@@ -625,33 +625,31 @@ def add_region_info(
 
     Raises
     ------
-    KeyError
-        If ``code_col`` is missing.
-    ValueError
-        If ``df`` already has one of the columns to be added.
+    PanelError
+        If ``unit`` is missing, or ``df`` already has one of the columns to
+        be added.
     UnknownRegionError
         For codes outside the 31 provinces (with ``strict=True``).
     """
-    if code_col not in df.columns:
-        raise KeyError(f"column {code_col!r} not found; columns are {list(df.columns)}. Pass code_col=...")
+    require_columns(df, [unit], "add_region_info", hint="Pass unit=... naming the column of codes.")
     clash = [c for c in _INFO_COLUMNS if c in df.columns]
     if clash:
-        raise ValueError(
+        raise PanelError(
             f"columns {clash} already exist; drop or rename them before add_region_info "
             "so that the added information is not silently mixed with yours."
         )
-    info = _region_table(df[code_col].tolist(), strict=strict, stacklevel=4)
+    info = _region_table(df[unit].tolist(), strict=strict, stacklevel=4)
     # Normalise row by row so ints and strings of one code merge alike and
     # malformed values (kept with strict=False) line up with their row.
     keys = []
-    for raw in df[code_col].tolist():
+    for raw in df[unit].tolist():
         key = _try_normalize(raw)
         keys.append(key if key is not None else str(raw))
     out = df.copy()
-    out[code_col] = keys
+    out[unit] = keys
     info = info.set_index("region_code")
     for col in _INFO_COLUMNS:
-        out[col] = info[col].reindex(out[code_col]).to_numpy()
+        out[col] = info[col].reindex(out[unit]).to_numpy()
     out["group"] = pd.Categorical(out["group"], categories=list(GROUPS))
     return out
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from numbers import Integral
 from typing import Literal
 
 import numpy as np
@@ -30,6 +31,7 @@ import pandas as pd
 
 from nqpf_helpers import forecast as fc
 from nqpf_helpers import sbm as sbm_mod
+from nqpf_helpers.errors import InputError
 from nqpf_helpers.nqpf import PREDICTION_FLOOR, ensemble_nqpf, ensemble_ratio
 from nqpf_helpers.validate import PanelError, format_list, require_columns, spearman, spearman_matrix
 
@@ -52,7 +54,7 @@ Summary = Literal["gmean", "mean", "median"]
 SBM_OPTIONS = ("rts", "frontier", "window")
 """Variant fields that change the SBM stage (need a raw input panel)."""
 
-LSTM_OPTIONS = ("protocol", "lags", "train_until", "layout", "seeds")
+LSTM_OPTIONS = ("protocol", "lags", "train_until", "layout", "seeds", "seed")
 """Variant fields that change the growth-path stage."""
 
 
@@ -77,7 +79,12 @@ class Variant:
         (protocols with an ``until_year`` split only) and input reading;
         ``None`` keeps the protocol's own.
     seeds
-        Initialisation seeds averaged into the ensemble growth path.
+        Number of networks (initialisations) averaged into the ensemble
+        growth path.
+    seed
+        Base seed: the ensemble's networks are seeds ``seed, seed + 1, ...,
+        seed + seeds - 1``.  Varying ``seed`` with the same ``seeds`` draws
+        an ensemble of *other* networks (a yardstick of seed noise).
     """
 
     name: str
@@ -89,7 +96,12 @@ class Variant:
     lags: int | None = None
     train_until: int | None = None
     layout: str | None = None
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: int = 5
+    seed: int = 0
+
+    def seed_values(self) -> tuple[int, ...]:
+        """The seeds of the ensemble's networks: ``seed, ..., seed + seeds - 1``."""
+        return tuple(range(self.seed, self.seed + self.seeds))
 
     def spec(self) -> fc.ProtocolSpec:
         """The :class:`~nqpf_helpers.forecast.ProtocolSpec` this variant trains with."""
@@ -116,7 +128,7 @@ class Variant:
         """The choices as a flat dict for tables, with the protocol's own values filled in."""
         d = asdict(self)
         spec = self.spec()
-        d.update(lags=spec.lags, layout=spec.layout, seeds=len(self.seeds))
+        d.update(lags=spec.lags, layout=spec.layout)
         d["train_until"] = spec.train_until if spec.split == "until_year" else None
         return d
 
@@ -135,15 +147,15 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     Returns
     -------
     list of Variant
-        ``[baseline, ...]``; variant names read ``"<field>=<value>"``
-        (``"seeds=<first>..<last>"`` for seeds) and their ``choice`` is the
-        field name.
+        ``[baseline, ...]``; variant names read ``"<field>=<value>"``, except
+        for ``seed``, where they name the networks: ``"seeds=<first>..<last>"``;
+        their ``choice`` is the field name.
 
     Examples
     --------
-    >>> grid = one_at_a_time(Variant("baseline"), lags=[3, 7], rts=["crs"])
+    >>> grid = one_at_a_time(Variant("baseline", seeds=5), lags=[3, 7], rts=["crs"], seed=[5])
     >>> [v.name for v in grid]
-    ['baseline', 'lags=3', 'lags=7', 'rts=crs']
+    ['baseline', 'lags=3', 'lags=7', 'rts=crs', 'seeds=5..9']
     """
     known = {f.name for f in fields(Variant)} - {"name", "choice"}
     unknown = sorted(set(alternatives) - known)
@@ -152,14 +164,13 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     out = [replace(baseline, choice="baseline")]
     for field, values in alternatives.items():
         for value in values:
-            if field == "seeds":
-                value = tuple(int(x) for x in value)
             if value == getattr(baseline, field):
                 continue
-            label = f"{field}={value}"
-            if field == "seeds":
-                label = f"seeds={value[0]}" if len(value) == 1 else f"seeds={value[0]}..{value[-1]}"
-            out.append(replace(baseline, name=label, choice=field, **{field: value}))
+            v = replace(baseline, name=f"{field}={value}", choice=field, **{field: value})
+            if field == "seed":
+                first, last = v.seed_values()[0], v.seed_values()[-1]
+                v = replace(v, name=f"seeds={first}" if first == last else f"seeds={first}..{last}")
+            out.append(v)
     return out
 
 
@@ -173,8 +184,13 @@ def _check_grid(variants: Sequence[Variant]) -> list[Variant]:
         raise ValueError(f"variant names must be unique; repeated: {format_list(dup)}. Rename them.")
     for v in variants:
         v.spec()  # fail early on bad LSTM options
-        if not v.seeds or len(set(v.seeds)) != len(v.seeds):
-            raise ValueError(f"variant {v.name!r}: seeds must be a non-empty tuple of distinct integers.")
+        if isinstance(v.seeds, bool) or not isinstance(v.seeds, Integral) or v.seeds < 1:
+            raise InputError(
+                f"variant {v.name!r}: seeds is the number of networks in the ensemble, a positive integer; "
+                f"got {v.seeds!r}. Pass e.g. seeds=5 (and seed=0 for the base seed)."
+            )
+        if isinstance(v.seed, bool) or not isinstance(v.seed, Integral) or v.seed < 0:
+            raise InputError(f"variant {v.name!r}: seed is the base seed, an integer >= 0; got {v.seed!r}.")
     return variants
 
 
@@ -267,10 +283,10 @@ def run_variants(
                 )
                 gtfp_cache[skey] = scores[[unit, time, "rho"]].rename(columns={"rho": value})
         spec = v.spec()
-        lkey = (skey, spec, tuple(v.seeds))
+        lkey = (skey, spec, v.seed_values())
         if lkey not in nqpf_cache:
             paths = fc.forecast_growth_path(
-                gtfp_cache[skey], spec, seeds=v.seeds, config=config, unit=unit, time=time, value=value
+                gtfp_cache[skey], spec, seeds=v.seed_values(), config=config, unit=unit, time=time, value=value
             )
             nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time, floor=floor)
         parts.append(nqpf_cache[lkey].assign(variant=v.name, choice=v.choice))
@@ -527,7 +543,7 @@ def seed_ensemble_agreement(
     years: tuple[int, int] | None = None,
     summary: Summary = "gmean",
     threshold: float = 1.0,
-    random_state: int = 0,
+    seed: int = 0,
     floor: float = PREDICTION_FLOOR,
 ) -> pd.DataFrame:
     """How stable are unit rankings from ensembles of a given number of seeds?
@@ -556,7 +572,7 @@ def seed_ensemble_agreement(
         As in :func:`unit_scores`.
     threshold
         For the flip share (see :func:`flip_share`).
-    random_state
+    seed
         Seed of the shuffles.
     floor
         Prediction floor (see :mod:`nqpf_helpers.nqpf`).
@@ -600,7 +616,7 @@ def seed_ensemble_agreement(
         nq = ensemble_ratio(A, P[:, idx, :], floor=floor, axis=1).nqpf  # finite values are > 0
         return _summarise(nq, summary, axis=1)
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     rows = []
     for draw in range(n_draws):
         perm = rng.permutation(S)

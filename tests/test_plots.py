@@ -93,7 +93,7 @@ def test_group_trend_table_median_and_missing_values(provinces):
 
 
 def test_group_trend_table_band_across_seeds(seeded):
-    table = plots.group_trend_table(seeded, by="yangtze_belt", seed="seed", lower=0.0, upper=1.0)
+    table = plots.group_trend_table(seeded, by="yangtze_belt", replicate="seed", lower=0.0, upper=1.0)
     assert set(table["band"]) == {"seeds"} and (table["n_seeds"] == 5).all()
     row = table[(table.yangtze_belt) & (table.year == 2012)].iloc[0]
     per_seed = seeded[(seeded.yangtze_belt) & (seeded.year == 2012)].groupby("seed")["nqpf"].mean()
@@ -103,7 +103,7 @@ def test_group_trend_table_band_across_seeds(seeded):
 
 
 def test_group_trend_table_refuses_unflagged_seeds(seeded):
-    with pytest.raises(PanelError, match="seed='seed'"):
+    with pytest.raises(PanelError, match="replicate='seed'"):
         plots.group_trend_table(seeded)
 
 
@@ -170,7 +170,7 @@ def test_trend_by_group_lines_are_group_means(provinces):
 
 def test_trend_by_group_yangtze_labels_and_panels(provinces, seeded):
     labels = {True: "Yangtze belt", False: "rest"}
-    fig = plots.trend_by_group(seeded, group="yangtze_belt", labels=labels, order=[True, False], seed="seed")
+    fig = plots.trend_by_group(seeded, group="yangtze_belt", labels=labels, order=[True, False], replicate="seed")
     (ax,) = fig.axes
     belt = seeded[seeded.yangtze_belt].groupby(["year", "seed"])["nqpf"].mean().groupby("year").mean()
     np.testing.assert_allclose(_line(ax, "Yangtze belt").get_ydata(), belt.to_numpy())

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import regions
+from nqpf_helpers.errors import PanelError
 from nqpf_helpers.data import fetch
 from nqpf_helpers.regions import (
     UnknownRegionError,
@@ -255,11 +256,13 @@ def test_add_region_info_merges_onto_a_panel_keeping_rows():
 
 def test_add_region_info_other_code_column_and_errors():
     panel = pd.DataFrame({"code": ["610100"], "v": [1.0]})
-    assert add_region_info(panel, code_col="code")["province_name_en"].iloc[0] == "Shaanxi"
-    with pytest.raises(KeyError, match="region_code"):
+    assert add_region_info(panel, unit="code")["province_name_en"].iloc[0] == "Shaanxi"
+    with pytest.raises(PanelError, match=r"missing column\(s\) \['region_code'\].*unit="):
         add_region_info(panel)
-    with pytest.raises(ValueError, match="group"):
-        add_region_info(panel.assign(group="x"), code_col="code")
+    with pytest.raises(PanelError, match="group"):
+        add_region_info(panel.assign(group="x"), unit="code")
+    with pytest.raises(TypeError):
+        add_region_info(panel, "code")  # the column is named by keyword: unit=
     with pytest.raises(UnknownRegionError, match="990000"):
         add_region_info(pd.DataFrame({"region_code": ["990000"]}))
 
