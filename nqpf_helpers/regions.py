@@ -569,7 +569,7 @@ def region_table(
         pinyin of the proper name otherwise, NaN if unknown), ``group``
         (East/Central/West/Northeast), ``yangtze_belt`` (bool) and
         ``in_cnmaps`` (bool).  Codes not in cnmaps keep everything but their
-        names; they are listed in ``table.attrs["unmapped"]`` and reported by an
+        names; they have ``in_cnmaps == False`` and are reported by an
         :class:`UnmappedRegionWarning`.
     """
     return _region_table(codes, strict=strict, stacklevel=4)
@@ -579,9 +579,7 @@ def _region_table(codes: Iterable[object] | None, *, strict: bool, stacklevel: i
     # stacklevel makes warnings point at the user's call, whichever public
     # function they went through.
     if codes is None:
-        table = _all_info().copy()
-        table.attrs["unmapped"] = []
-        return table
+        return _all_info().copy()
     codes = list(dict.fromkeys(codes))
     normalised = [_try_normalize(c) for c in codes]
     bad = [c for c, n in zip(codes, normalised) if n is None]
@@ -596,7 +594,6 @@ def _region_table(codes: Iterable[object] | None, *, strict: bool, stacklevel: i
         filler = pd.DataFrame({"region_code": [str(b) for b in bad]})
         table = pd.concat([table, filler], ignore_index=True)
         table["in_cnmaps"] = table["in_cnmaps"].fillna(False).astype(bool)
-    table.attrs["unmapped"] = table.loc[~table["in_cnmaps"], "region_code"].tolist()
     return table
 
 

@@ -184,7 +184,7 @@ def test_codes_missing_from_cnmaps_are_kept_and_reported():
     assert laiwu["group"] == "East"
     assert not laiwu["in_cnmaps"]
     assert pd.isna(laiwu["name_zh"]) and pd.isna(laiwu["name_en"])
-    assert table.attrs["unmapped"] == ["371200"]
+    assert table.loc[~table["in_cnmaps"], "region_code"].tolist() == ["371200"] and table.attrs == {}
 
 
 def test_check_codes_normalises_and_can_refuse_unmapped():
@@ -230,7 +230,8 @@ def test_match_counts_with_cnmaps(published_codes):
         matched = {sheet: region_table(codes) for sheet, codes in published_codes.items()}
     assert int(matched["province"]["in_cnmaps"].sum()) == 31
     assert int(matched["city"]["in_cnmaps"].sum()) == 295
-    assert matched["city"].attrs["unmapped"] == ["371200"]  # Laiwu, merged into Jinan in 2019
+    city = matched["city"]
+    assert city.loc[~city["in_cnmaps"], "region_code"].tolist() == ["371200"]  # Laiwu, merged into Jinan in 2019
     assert int(matched["county"]["in_cnmaps"].sum()) >= 2600
     # The abolished codes are reported, not dropped.
     assert any("371200" in str(w.message) for w in caught)

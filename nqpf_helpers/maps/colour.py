@@ -198,3 +198,12 @@ def colour_scale(
         clipped_low=bool((arr < lo).any()),
         clipped_high=bool((arr > hi).any()),
     )
+
+
+def _default_center(value: str, center: float | None) -> float | None:
+    # NQPF columns get a diverging scale centred on 1 unless the caller says otherwise.
+    return 1.0 if center is None and "nqpf" in value.lower() else center
+
+
+def _default_label(value: str, label: str | None) -> str:
+    return label or ("NQPF" if value.lower() == "nqpf" else value)

@@ -25,7 +25,7 @@ from ..errors import MapInputError
 from ..validate import format_list
 from . import assets
 from .assets import ASSET_DIRNAME, DEFAULT_ASSET_BASE, INLINE
-from .colour import NA_COLOUR, ColourScale, colour_scale
+from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
 from .join import _DECIMALS, _WEIGHT, _Prepared, _prepare
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
@@ -254,8 +254,7 @@ def _build_map(
 ) -> MapResult:
     import folium
 
-    if center is None and "nqpf" in value.lower():
-        center = 1.0
+    center = _default_center(value, center)
     values = prep.wide.to_numpy(dtype=float).ravel()
     if not np.isfinite(values).any():
         raise MapInputError(
@@ -263,7 +262,7 @@ def _build_map(
             f"({len(prep.unmatched)} code(s) unmatched). Check the codes and the level."
         )
     scale = colour_scale(values, center=center, cmap=cmap, limits=limits)
-    label = label or ("NQPF" if value.lower() == "nqpf" else value)
+    label = _default_label(value, label)
     note = credit + (". Ends of the scale are the 2% and 98% quantiles" if scale.clipped_low or scale.clipped_high else "")
     if len(prep.unmatched):
         # Say on the map itself that some codes are missing, not only in the result's unmatched table.

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import MapInputError
 from ..validate import format_list
-from .colour import NA_COLOUR, ColourScale, colour_scale
+from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
 from .join import _Prepared, _prepare
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
@@ -55,9 +55,7 @@ _PROJECTIONS = {
 
 def _static_prepare(df, *, value, unit, time, level, simplify, center, cmap, limits):
     prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify)
-    if center is None and "nqpf" in value.lower():
-        center = 1.0
-    scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=center, cmap=cmap, limits=limits)
+    scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits)
     features = prep.features
     if prep.level == "world":
         # PROJ wraps longitude +180 to -180, so a polygon touching the antimeridian (Fiji, Chukotka)
@@ -156,7 +154,7 @@ def static_map(
     if time is not None:
         ax.set_title(str(year))
     if colourbar:
-        _colourbar(fig, ax, scale, label or ("NQPF" if value.lower() == "nqpf" else value))
+        _colourbar(fig, ax, scale, _default_label(value, label))
     return StaticMapResult(figure=fig, unmatched=prep.unmatched, scale=scale, years=(year,), level=prep.level)
 
 
@@ -213,5 +211,5 @@ def static_small_multiples(
         used.append(ax)
     for ax in axes.ravel()[len(years):]:
         fig.delaxes(ax)
-    _colourbar(fig, used, scale, label or ("NQPF" if value.lower() == "nqpf" else value))
+    _colourbar(fig, used, scale, _default_label(value, label))
     return StaticMapResult(figure=fig, unmatched=prep.unmatched, scale=scale, years=tuple(years), level=prep.level)
