@@ -498,6 +498,7 @@ def reproduction_table(
     time: str = "year",
     lower: float = 0.05,
     upper: float = 0.95,
+    floor: float = PREDICTION_FLOOR,
 ) -> pd.DataFrame:
     """One row per protocol (and layout): agreement of its seed-ensemble NQPF with the published one.
 
@@ -512,6 +513,8 @@ def reproduction_table(
         Columns identifying a variant.
     lower, upper
         Seed-band quantiles for ``inside_band``.
+    floor
+        Prediction floor of the ratio rule (see the module notes).
 
     Returns
     -------
@@ -519,6 +522,8 @@ def reproduction_table(
         ``by`` columns, then ``n``, ``pearson``, ``spearman``,
         ``mean_abs_diff``, ``agree_above_one`` (ensemble vs published),
         ``inside_band`` (share of published values inside the seed band),
+        ``n_undefined`` (region-years whose ensemble NQPF is NaN because a
+        seed fell below the prediction floor),
         ``n_seeds``, ``sd_median`` and ``share_disagree_above_one`` over the
         published years.
     """
@@ -527,14 +532,16 @@ def reproduction_table(
     for key, g in pred.groupby(list(by), sort=False):
         key = key if isinstance(key, tuple) else (key,)
         g = g[g[time].isin(years)]
-        band = seed_band(g, unit=unit, time=time, lower=lower, upper=upper)
-        comp = compare_with_published(ensemble_nqpf(g, unit=unit, time=time), published, unit=unit, time=time)
+        band = seed_band(g, unit=unit, time=time, lower=lower, upper=upper, floor=floor)
+        ens = ensemble_nqpf(g, unit=unit, time=time, floor=floor)
+        comp = compare_with_published(ens, published, unit=unit, time=time)
         var = seed_variability_summary(band)
         rows.append(
             {
                 **dict(zip(by, key)),
                 **comp.to_dict(),
                 "inside_band": float(band_coverage(band, published, unit=unit, time=time)["inside"].mean()),
+                "n_undefined": int(ens["nqpf"].isna().sum()),
                 "n_seeds": int(var["n_seeds"]),
                 "sd_median": var["sd_median"],
                 "share_disagree_above_one": var["share_disagree_above_one"],

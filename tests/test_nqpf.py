@@ -188,3 +188,13 @@ def test_published_summary_counts_impossible_values() -> None:
     assert s.n_negative == 1 and s.n_above_5 == 2 and s.units_with_negative_or_above_5 == 3
     assert s.share_implied_prediction_nonpositive == pytest.approx(1 / 6)
     assert s.nqpf_min == -3.0 and s.nqpf_max == 12.0
+
+
+def test_reproduction_table_counts_undefined_ensembles_and_uses_the_floor() -> None:
+    pred = seeds_table().assign(protocol="p", layout="l")
+    pub = pd.DataFrame({"region_code": ["A", "A", "B", "B"], "year": [2010, 2011, 2010, 2011], "nqpf": [1.0, 3.0, 2.0, 1.5]})
+    t = q.reproduction_table(pred, pub).iloc[0]
+    assert t.n_undefined == 1 and t.n == 3  # B-2011 has a seed predicting <= 0: left out, counted
+    assert t.mean_abs_diff == pytest.approx(0.0)  # A-2010 1.0, A-2011 3.0, B-2010 2.0 match exactly
+    strict = q.reproduction_table(pred, pub, floor=0.45).iloc[0]  # A-2011: predictions 1.0 < 0.45 * 3.0
+    assert strict.n_undefined == 2 and strict.n == 2
