@@ -468,6 +468,7 @@ def test_map_result_is_a_frozen_record_that_displays_as_the_map(province_map):
     assert m.years == tuple(sorted(set(m.years))) and m.level == "province" and len(m.matched) == 31
     assert m.asset_base == maps.DEFAULT_ASSET_BASE
     assert m._repr_html_() == m.map._repr_html_()
+    assert repr(m).startswith("MapResult(level='province', years=") and "unmatched=0" in repr(m)
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.level = "city"
 
@@ -476,6 +477,7 @@ def test_static_result_sets_no_attribute_on_the_figure(province):
     res = maps.static_map(province[province["year"] == 2015], year=2015)
     try:
         assert isinstance(res, maps.StaticMapResult) and not hasattr(res.figure, "unmatched")
+        assert repr(res) == f"StaticMapResult(level='province', years=[2015], unmatched=0, scale={res.scale.vmin:.3g}..{res.scale.vmax:.3g})"
     finally:
         plt.close(res.figure)
 

@@ -75,6 +75,16 @@ class MapResult:
     def _repr_html_(self) -> str:
         return self.map._repr_html_()
 
+    def __repr__(self) -> str:
+        return (
+            f"MapResult(level={self.level!r}, years={_span(self.years)}, matched={len(self.matched)}, "
+            f"unmatched={len(self.unmatched)}, scale={self.scale.vmin:.3g}..{self.scale.vmax:.3g})"
+        )
+
+
+def _span(years: tuple) -> str:
+    return repr(years[0]) if len(years) == 1 else f"{years[0]!r}..{years[-1]!r} ({len(years)})"
+
 
 def _encode_ring(coords, scale: int) -> list[int] | None:
     q = np.rint(np.asarray(coords)[:, :2] * scale).astype(np.int64)

@@ -46,6 +46,12 @@ class StaticMapResult:
     years: tuple
     level: str
 
+    def __repr__(self) -> str:
+        return (
+            f"StaticMapResult(level={self.level!r}, years={list(self.years)!r}, "
+            f"unmatched={len(self.unmatched)}, scale={self.scale.vmin:.3g}..{self.scale.vmax:.3g})"
+        )
+
 # Equal-area projections: China Albers, and Equal Earth for the world.
 _PROJECTIONS = {
     "china": "+proj=aea +lat_1=25 +lat_2=47 +lat_0=0 +lon_0=105 +datum=WGS84 +units=m +no_defs",
