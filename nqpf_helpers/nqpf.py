@@ -175,6 +175,13 @@ def ensemble_ratio(
             _fmt(below[fl_many]).astype(object) + " of " + _fmt(n[fl_many]).astype(object)
             + " seeds predict below floor " + _fmt(level[fl_many]).astype(object) + f" ({f:g} x actual)"
         )
+    n_missing = (np.isnan(p) & m).sum(axis=-1)
+    missing = (n_missing > 0) & ~bad_actual
+    reason[missing & one] = "missing prediction"
+    reason[missing & ~one] = (
+        _fmt(n_missing[missing & ~one]).astype(object) + " of " + _fmt(n[missing & ~one]).astype(object)
+        + " seeds have no prediction"
+    )
     reason[bad_actual] = "actual GTFP missing or <= 0"
     reason[(n == 0) & ~bad_actual] = "no prediction"
     return EnsembleRatio(

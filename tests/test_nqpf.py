@@ -198,3 +198,10 @@ def test_reproduction_table_counts_undefined_ensembles_and_uses_the_floor() -> N
     assert t.mean_abs_diff == pytest.approx(0.0)  # A-2010 1.0, A-2011 3.0, B-2010 2.0 match exactly
     strict = q.reproduction_table(pred, pub, floor=0.45).iloc[0]  # A-2011: predictions 1.0 < 0.45 * 3.0
     assert strict.n_undefined == 2 and strict.n == 2
+
+
+def test_missing_predictions_and_actuals_are_named() -> None:
+    t = pd.DataFrame({"actual": [0.8, 0.0, np.nan, 0.8], "predicted": [np.nan, 0.5, 0.5, 0.8]})
+    out = q.nqpf_ratio(t)
+    assert out.reason.tolist() == ["missing prediction", "actual GTFP missing or <= 0", "actual GTFP missing or <= 0", ""]
+    assert out.nqpf.isna().tolist() == [True, True, True, False]
