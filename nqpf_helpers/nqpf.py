@@ -43,7 +43,8 @@ import pandas as pd
 from scipy import stats
 
 from nqpf_helpers.errors import InputError, PanelError
-from nqpf_helpers.validate import require_columns, spearman
+from nqpf_helpers.ranking import spearman
+from nqpf_helpers.validate import require_columns
 
 __all__ = [
     "PREDICTION_FLOOR",

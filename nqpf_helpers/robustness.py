@@ -33,7 +33,8 @@ from nqpf_helpers import forecast as fc
 from nqpf_helpers import sbm as sbm_mod
 from nqpf_helpers.errors import InputError
 from nqpf_helpers.nqpf import PREDICTION_FLOOR, ensemble_nqpf, ensemble_ratio
-from nqpf_helpers.validate import PanelError, format_list, require_columns, spearman, spearman_matrix
+from nqpf_helpers.ranking import spearman, spearman_matrix
+from nqpf_helpers.validate import PanelError, format_list, require_columns
 
 __all__ = [
     "SBM_OPTIONS",

@@ -147,16 +147,3 @@ def test_require_columns_names_missing_and_present_columns() -> None:
         require_columns([1], ["a"], "map data", error=MapInputError)
     with pytest.raises(PanelError, match="Try this"):
         require_columns(df, ["gdp"], "panel", hint="Try this.")
-
-
-def test_spearman_agrees_with_scipy_and_is_nan_without_a_ranking() -> None:
-    from scipy import stats
-
-    from nqpf_helpers.validate import spearman, spearman_matrix
-
-    rng = np.random.default_rng(1)
-    a, b = rng.normal(size=20), rng.integers(0, 4, 20).astype(float)  # b has ties
-    assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
-    assert np.isnan(spearman(a, np.ones(20)))
-    m = spearman_matrix(np.column_stack([a, b, np.ones(20)]))
-    assert m[0, 1] == pytest.approx(m[1, 0]) and np.isnan(m[2]).all() and m[0, 0] == 1
