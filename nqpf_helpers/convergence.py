@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .validate import PanelError, format_list, validate_panel
+from .validate import PanelError, format_list, require_columns, validate_panel
 
 __all__ = [
     "average_growth",
@@ -139,14 +139,6 @@ class Leapfrogging:
         return self.classes[self.classes["leapfrog"]]
 
 
-def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}.")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise KeyError(f"{what}: column(s) {missing} not found; columns are {list(df.columns)}. Pass the right names.")
-
-
 def _window(period: int | tuple[int, int]) -> tuple[int, int]:
     if isinstance(period, (tuple, list)):
         if len(period) != 2 or int(period[0]) > int(period[1]):
@@ -178,7 +170,7 @@ def _values_in(
 def _prepared(
     df: pd.DataFrame, value: str, unit: str, time: str, positive: bool, what: str, extra: Sequence[str] = ()
 ) -> pd.DataFrame:
-    _check_columns(df, [unit, time, value, *extra], what)
+    require_columns(df, [unit, time, value, *extra], what)
     return validate_panel(
         df[[unit, time, value, *extra]],
         unit=unit,
@@ -245,7 +237,7 @@ def beta_convergence(
     """
     controls = list(controls or [])
     what = "beta_convergence"
-    _check_columns(df, controls, what)
+    require_columns(df, controls, what)
     if int(end) <= int(start):
         raise ValueError(f"{what}: end ({end}) must be after start ({start}).")
     panel = _prepared(df, value, unit, time, positive=True, what=what)
@@ -448,7 +440,7 @@ def share_above(
     by = list(by)
     if not by:
         raise ValueError("share_above: give at least one grouping column in `by`.")
-    _check_columns(df, [value, *by], "share_above")
+    require_columns(df, [value, *by], "share_above")
     if not pd.api.types.is_numeric_dtype(df[value]) or df[value].isna().any():
         raise ValueError(f"share_above: column {value!r} must be numeric without missing values; clean it first.")
     above = (df[value] > threshold).rename("above")
@@ -499,7 +491,7 @@ def average_growth(
         raise ValueError(f"{what}: give at least one column in `values`.")
     if int(end) <= int(start):
         raise ValueError(f"{what}: end ({end}) must be after start ({start}).")
-    _check_columns(df, [unit, time, *values], what)
+    require_columns(df, [unit, time, *values], what)
     ends = validate_panel(
         df.loc[df[time].isin([int(start), int(end)]), [unit, time, *values]],
         unit=unit, time=time, values=values, positive=values, balanced=True, consecutive=False, name=what,

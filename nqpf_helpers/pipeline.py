@@ -46,6 +46,7 @@ import pandas as pd
 
 from nqpf_helpers._files import give_default_permissions, replace_atomically
 from nqpf_helpers.errors import InputError, OutputError
+from nqpf_helpers.regions import unit_labels
 from nqpf_helpers.validate import PanelError, format_list, validate_panel
 
 __all__ = [
@@ -82,16 +83,6 @@ _CHINA_RE = re.compile(r"^\d{6}$")
 
 
 # --------------------------------------------------------------------------- reading
-def _clean_units(s: pd.Series) -> pd.Series:
-    # Spreadsheets turn codes into numbers (330100 or 330100.0); units are labels, so keep
-    # whole numbers as digit strings and everything else as stripped text.
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = s.to_numpy(dtype=float)
-        if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
-            return pd.Series(v.astype(np.int64).astype(str), index=s.index, name=s.name)
-    return s.astype("string").str.strip().astype(object).where(s.notna(), None)
-
-
 def read_panel(
     path: str | os.PathLike[str],
     *,
@@ -211,7 +202,7 @@ def read_panel(
                     f"{p.name!r}: {role} column {col!r} not found; columns are {list(df.columns)}. "
                     f"Name the right column with {flag}."
                 )
-    df[unit] = _clean_units(df[unit])
+    df[unit] = unit_labels(df[unit])
     df.attrs = {"unit": unit, "time": time, "source": str(p)}
     return df
 
@@ -565,7 +556,8 @@ def compute_nqpf(
     pandas.DataFrame
         One row per unit and predicted year: ``unit``, ``time``, ``split``
         (``"train"``/``"test"``), ``actual``, ``predicted`` (geometric mean
-        over seeds), ``nqpf``, ``predicted_nonpositive``, ``n_seeds``.
+        over seeds), ``nqpf`` (NaN below the prediction floor of
+        :mod:`nqpf_helpers.nqpf`), ``n_seeds``, ``n_below_floor``, ``reason``.
 
     Raises
     ------
@@ -597,7 +589,7 @@ def compute_nqpf(
         parts.append(fc.forecast_growth_path(gtfp, spec, seeds=group, config=config, unit=unit, time=time, value=value))
     pred = pd.concat(parts, ignore_index=True)
     out = nq.ensemble_nqpf(pred, unit=unit, time=time)
-    cols = [unit, time, "split", "actual", "predicted", "nqpf", "predicted_nonpositive", "n_seeds"]
+    cols = [unit, time, "split", "actual", "predicted", "nqpf", "n_seeds", "n_below_floor", "reason"]
     return out[cols].sort_values([unit, time]).reset_index(drop=True)
 
 
@@ -836,14 +828,13 @@ def _map_html(result: PipelineResult, folder: Path) -> tuple[str | None, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if kind == "china":
-            m = maps.china_choropleth(frame, value="nqpf", code=result.unit, time=result.time, level=level)
+            m = maps.china_choropleth(frame, value="nqpf", unit=result.unit, time=result.time, level=level)
         else:
-            m = maps.world_choropleth(frame, value="nqpf", iso3=result.unit, time=result.time)
+            m = maps.world_choropleth(frame, value="nqpf", unit=result.unit, time=result.time)
     maps.save_map(m, folder / "map.html", bundle_assets=True)
     note = f"NQPF in {last} ({'Chinese regions' if kind == 'china' else 'countries'})."
-    unmatched = getattr(m, "unmatched", None)
-    if unmatched is not None and len(unmatched):
-        note += f" Not on the map (no boundary): {format_list(unmatched.iloc[:, 0])}."
+    if len(m.unmatched):
+        note += f" Not on the map (no boundary): {format_list(m.unmatched.iloc[:, 0])}."
     return "map.html", note
 
 

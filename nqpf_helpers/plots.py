@@ -18,7 +18,7 @@ figure                    table
 Uncertainty is drawn where it exists.  For published levels, a single table
 of values, the band is the spread *between units* (by default the
 inter-quartile range).  For the book's own reproduction, which has one value
-per seed, :func:`group_trend_table` with ``seed=...`` computes the statistic
+per seed, :func:`group_trend_table` with ``replicate="seed"`` computes the statistic
 within each seed and the band is the spread *between seeds*.
 
 The published county file holds NQPF values that are negative or far above
@@ -43,7 +43,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .validate import PanelError, format_list
+from .validate import PanelError, format_list, require_columns
 
 __all__ = [
     "DISPERSION_MEASURES",
@@ -75,19 +75,13 @@ DISPERSION_MEASURES: dict[str, str] = {
 # --------------------------------------------------------------------------- checks
 
 
+_REGION_COLUMNS = ("group", "yangtze_belt", "name_en", "level")
+
+
 def _require(df: object, cols: Sequence[str | None], name: str) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}.")
-    wanted = [c for c in cols if c is not None]
-    missing = [c for c in dict.fromkeys(wanted) if c not in df.columns]
-    if missing:
-        hint = ""
-        if any(c in ("group", "yangtze_belt", "name_en", "level") for c in missing):
-            hint = " Region columns come from nqpf_helpers.regions.add_region_info(df)."
-        raise PanelError(
-            f"{name}: missing column(s) {missing}; found {list(df.columns)}. "
-            f"Pass the right column names (value=, time=, unit=, ...) or add the columns.{hint}"
-        )
+    region = isinstance(df, pd.DataFrame) and any(c in _REGION_COLUMNS and c not in df.columns for c in cols)
+    hint = "Region columns come from nqpf_helpers.regions.add_region_info(df)." if region else ""
+    require_columns(df, cols, name, hint=hint)
     if df.empty:
         raise PanelError(f"{name}: the table has no rows; check the filters applied before plotting.")
     return df
@@ -171,14 +165,15 @@ def group_trend_table(
     stat: str = "mean",
     lower: float = 0.25,
     upper: float = 0.75,
-    seed: str | None = None,
+    replicate: str | None = None,
 ) -> pd.DataFrame:
     """Centre and band of ``value`` per group and year: the numbers trend plots draw.
 
     Parameters
     ----------
     df
-        Long table, one row per unit and year (and seed, if ``seed`` is given).
+        Long table, one row per unit and year (and replicate, e.g. seed, if
+        ``replicate`` is given).
     by
         Grouping column(s), e.g. ``"group"`` or ``"yangtze_belt"`` (from
         :func:`nqpf_helpers.regions.add_region_info`); ``None`` for all units.
@@ -189,8 +184,8 @@ def group_trend_table(
         ``"mean"`` or ``"median"`` over units.
     lower, upper
         Quantiles of the band.
-    seed
-        Column of replicate runs.  Without it, ``centre`` is ``stat`` over
+    replicate
+        Column of replicate runs (e.g. ``"seed"``).  Without it, ``centre`` is ``stat`` over
         units and the band the ``lower``/``upper`` quantiles *of the units*.
         With it, ``stat`` over units is computed within each seed, ``centre``
         is the mean of that over seeds and the band its quantiles *across
@@ -204,18 +199,18 @@ def group_trend_table(
         sorted by group and year.
     """
     keys = _as_list(by)
-    _require(df, [*keys, time, unit, value, seed], "group_trend_table")
+    _require(df, [*keys, time, unit, value, replicate], "group_trend_table")
     _check_stat(stat)
     _check_quantiles(lower, upper)
-    if seed is None and df.duplicated([unit, time]).any():
+    if replicate is None and df.duplicated([unit, time]).any():
         raise PanelError(
-            "group_trend_table: several rows per unit and year; if they are seeds, pass seed='seed' "
+            "group_trend_table: several rows per unit and year; if they are seeds, pass replicate='seed' "
             "so that the band is computed across seeds."
         )
     d = df.copy()
     d[value] = pd.to_numeric(d[value], errors="raise").astype(float)
     per = [*keys, time]
-    if seed is None:
+    if replicate is None:
         g = d.groupby(per, sort=True, observed=True)[value]
         out = pd.DataFrame(
             {
@@ -229,7 +224,7 @@ def group_trend_table(
         out["n_seeds"] = 1
         out["band"] = "units"
     else:
-        g = d.groupby([*per, seed], sort=True, observed=True)[value]
+        g = d.groupby([*per, replicate], sort=True, observed=True)[value]
         within = pd.DataFrame(
             {
                 "s": g.mean() if stat == "mean" else g.median(),
@@ -331,7 +326,7 @@ def trend_by_group(
     stat: str = "mean",
     lower: float = 0.25,
     upper: float = 0.75,
-    seed: str | None = None,
+    replicate: str | None = None,
     band: bool = True,
     labels: Mapping[object, str] | None = None,
     order: Sequence[object] | None = None,
@@ -348,7 +343,7 @@ def trend_by_group(
     group
         Grouping column, e.g. ``"group"`` (East/Central/West/Northeast) or
         ``"yangtze_belt"`` from :func:`nqpf_helpers.regions.add_region_info`.
-    value, time, unit, stat, lower, upper, seed
+    value, time, unit, stat, lower, upper, replicate
         As in :func:`group_trend_table`.
     band
         Shade the band of :func:`group_trend_table`.
@@ -371,7 +366,7 @@ def trend_by_group(
     labels = dict(labels or {})
     for ax, (title, df) in zip(axes[0], panels.items()):
         table = group_trend_table(
-            df, by=group, value=value, time=time, unit=unit, stat=stat, lower=lower, upper=upper, seed=seed
+            df, by=group, value=value, time=time, unit=unit, stat=stat, lower=lower, upper=upper, replicate=replicate
         )
         present = list(table[group].drop_duplicates())
         if order is not None:
@@ -384,7 +379,7 @@ def trend_by_group(
             _draw_trend(ax, table[table[group] == g], time=time, label=labels.get(g, str(g)), color=color, band=band)
         if reference is not None:
             ax.axhline(reference, color="0.3", ls=":", lw=1)
-        spread = "seeds" if seed is not None else "units"
+        spread = "seeds" if replicate is not None else "units"
         ylabel = f"{_value_label(value)} ({stat})"
         ax.set(title=title, xlabel=time, ylabel=ylabel + (f"\nband: {lower:.0%}-{upper:.0%} across {spread}" if band else ""))
     axes[0][0].legend(fontsize=8)
@@ -553,7 +548,6 @@ def rank_change_table(
         out.insert(0, label, b.loc[common, label])
     out["rank_gain"] = out["rank_start"] - out["rank_end"]
     out = out.reset_index().rename(columns={"index": unit})
-    out.attrs.update(start=start, end=end)
     return out[cols + ["value_start", "value_end", "rank_start", "rank_end", "rank_gain"]].sort_values(
         "rank_end"
     ).reset_index(drop=True)
@@ -661,8 +655,9 @@ def rank_change_plot(
         rank_start)`` to ``(end, rank_end)``; highlighted lines carry their
         name as label.
     """
+    _require(df, [unit, time, value, label], "rank_change_plot")
+    start, end = _pick_years(df, time, start, end)
     table = rank_change_table(df, start=start, end=end, value=value, time=time, unit=unit, label=label)
-    start, end = table.attrs["start"], table.attrs["end"]
     key = label or unit
     highlight = _check_highlight(highlight, set(table[key]), key)
     colors = _highlight_colors(highlight)

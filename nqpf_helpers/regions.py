@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import UnknownRegionError, UnmappedRegionWarning
-from .validate import format_list
+from .errors import PanelError, UnknownRegionError, UnmappedRegionWarning
+from .validate import format_list, require_columns
 
 if TYPE_CHECKING:  # geopandas is slow to import and only needed for maps
     import geopandas
@@ -63,6 +63,8 @@ __all__ = [
     "check_codes",
     "is_coastal",
     "normalize_code",
+    "normalize_codes",
+    "unit_labels",
     "province_of",
     "province_table",
     "region_level",
@@ -203,6 +205,58 @@ def normalize_code(code: object) -> str:
     if text is None:
         raise _unknown_error([code])
     return text
+
+
+def normalize_codes(codes: pd.Series | Iterable[object]) -> pd.Series:
+    """Vectorised :func:`normalize_code`: every code as a 6-digit string.
+
+    The package's one code normaliser for columns (maps, loaders and the
+    pipeline call it); each distinct value is interpreted once.
+
+    Parameters
+    ----------
+    codes
+        A Series (its index and name are kept) or any iterable of codes.
+
+    Returns
+    -------
+    pandas.Series
+        Of ``str`` (object dtype).
+
+    Raises
+    ------
+    UnknownRegionError
+        Listing every value that is not a mainland administrative code.
+    """
+    s = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
+    mapping = {c: _try_normalize(c) for c in pd.unique(s)}
+    bad = [c for c, v in mapping.items() if v is None]
+    if bad:
+        raise _unknown_error(bad)
+    return s.map(mapping).astype(object)
+
+
+def unit_labels(units: pd.Series) -> pd.Series:
+    """Unit identifiers as clean text labels, whatever a spreadsheet made of them.
+
+    Spreadsheets turn codes into numbers (``330100`` or ``330100.0``); units
+    are labels, so a column of whole numbers becomes digit strings and
+    anything else stripped text (missing values stay missing).  Unlike
+    :func:`normalize_codes` this does not require Chinese codes (ISO3 country
+    codes or any label pass through).
+
+    Examples
+    --------
+    >>> unit_labels(pd.Series([330100.0, 110000.0])).tolist()
+    ['330100', '110000']
+    >>> unit_labels(pd.Series([" CHN", "USA "])).tolist()
+    ['CHN', 'USA']
+    """
+    if pd.api.types.is_numeric_dtype(units) and not pd.api.types.is_bool_dtype(units):
+        v = units.to_numpy(dtype=float)
+        if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+            return pd.Series(v.astype(np.int64).astype(str), index=units.index, name=units.name, dtype=object)
+    return units.astype("string").str.strip().astype(object).where(units.notna(), None)
 
 
 def region_level(code: object) -> str:
@@ -515,7 +569,7 @@ def region_table(
         pinyin of the proper name otherwise, NaN if unknown), ``group``
         (East/Central/West/Northeast), ``yangtze_belt`` (bool) and
         ``in_cnmaps`` (bool).  Codes not in cnmaps keep everything but their
-        names; they are listed in ``table.attrs["unmapped"]`` and reported by an
+        names; they have ``in_cnmaps == False`` and are reported by an
         :class:`UnmappedRegionWarning`.
     """
     return _region_table(codes, strict=strict, stacklevel=4)
@@ -525,9 +579,7 @@ def _region_table(codes: Iterable[object] | None, *, strict: bool, stacklevel: i
     # stacklevel makes warnings point at the user's call, whichever public
     # function they went through.
     if codes is None:
-        table = _all_info().copy()
-        table.attrs["unmapped"] = []
-        return table
+        return _all_info().copy()
     codes = list(dict.fromkeys(codes))
     normalised = [_try_normalize(c) for c in codes]
     bad = [c for c, n in zip(codes, normalised) if n is None]
@@ -542,14 +594,13 @@ def _region_table(codes: Iterable[object] | None, *, strict: bool, stacklevel: i
         filler = pd.DataFrame({"region_code": [str(b) for b in bad]})
         table = pd.concat([table, filler], ignore_index=True)
         table["in_cnmaps"] = table["in_cnmaps"].fillna(False).astype(bool)
-    table.attrs["unmapped"] = table.loc[~table["in_cnmaps"], "region_code"].tolist()
     return table
 
 
 def add_region_info(
     df: pd.DataFrame,
-    code_col: str = "region_code",
     *,
+    unit: str = "region_code",
     strict: bool = True,
 ) -> pd.DataFrame:
     """Add level, province, names, group and Yangtze belt flag to a panel.
@@ -558,7 +609,7 @@ def add_region_info(
     ----------
     df
         Any frame with a column of administrative codes (ints or strings).
-    code_col
+    unit
         Name of that column.  It is returned as 6-digit strings.
     strict
         Passed to :func:`region_table`.
@@ -571,33 +622,31 @@ def add_region_info(
 
     Raises
     ------
-    KeyError
-        If ``code_col`` is missing.
-    ValueError
-        If ``df`` already has one of the columns to be added.
+    PanelError
+        If ``unit`` is missing, or ``df`` already has one of the columns to
+        be added.
     UnknownRegionError
         For codes outside the 31 provinces (with ``strict=True``).
     """
-    if code_col not in df.columns:
-        raise KeyError(f"column {code_col!r} not found; columns are {list(df.columns)}. Pass code_col=...")
+    require_columns(df, [unit], "add_region_info", hint="Pass unit=... naming the column of codes.")
     clash = [c for c in _INFO_COLUMNS if c in df.columns]
     if clash:
-        raise ValueError(
+        raise PanelError(
             f"columns {clash} already exist; drop or rename them before add_region_info "
             "so that the added information is not silently mixed with yours."
         )
-    info = _region_table(df[code_col].tolist(), strict=strict, stacklevel=4)
+    info = _region_table(df[unit].tolist(), strict=strict, stacklevel=4)
     # Normalise row by row so ints and strings of one code merge alike and
     # malformed values (kept with strict=False) line up with their row.
     keys = []
-    for raw in df[code_col].tolist():
+    for raw in df[unit].tolist():
         key = _try_normalize(raw)
         keys.append(key if key is not None else str(raw))
     out = df.copy()
-    out[code_col] = keys
+    out[unit] = keys
     info = info.set_index("region_code")
     for col in _INFO_COLUMNS:
-        out[col] = info[col].reindex(out[code_col]).to_numpy()
+        out[col] = info[col].reindex(out[unit]).to_numpy()
     out["group"] = pd.Categorical(out["group"], categories=list(GROUPS))
     return out
 

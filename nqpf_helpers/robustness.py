@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from numbers import Integral
 from typing import Literal
 
 import numpy as np
@@ -30,8 +31,10 @@ import pandas as pd
 
 from nqpf_helpers import forecast as fc
 from nqpf_helpers import sbm as sbm_mod
-from nqpf_helpers.nqpf import ensemble_nqpf
-from nqpf_helpers.validate import PanelError, format_list
+from nqpf_helpers.errors import InputError
+from nqpf_helpers.nqpf import PREDICTION_FLOOR, ensemble_nqpf, ensemble_ratio
+from nqpf_helpers.ranking import spearman, spearman_matrix
+from nqpf_helpers.validate import PanelError, format_list, require_columns
 
 __all__ = [
     "SBM_OPTIONS",
@@ -52,7 +55,7 @@ Summary = Literal["gmean", "mean", "median"]
 SBM_OPTIONS = ("rts", "frontier", "window")
 """Variant fields that change the SBM stage (need a raw input panel)."""
 
-LSTM_OPTIONS = ("protocol", "lags", "train_until", "layout", "seeds")
+LSTM_OPTIONS = ("protocol", "lags", "train_until", "layout", "seeds", "seed")
 """Variant fields that change the growth-path stage."""
 
 
@@ -77,7 +80,12 @@ class Variant:
         (protocols with an ``until_year`` split only) and input reading;
         ``None`` keeps the protocol's own.
     seeds
-        Initialisation seeds averaged into the ensemble growth path.
+        Number of networks (initialisations) averaged into the ensemble
+        growth path.
+    seed
+        Base seed: the ensemble's networks are seeds ``seed, seed + 1, ...,
+        seed + seeds - 1``.  Varying ``seed`` with the same ``seeds`` draws
+        an ensemble of *other* networks (a yardstick of seed noise).
     """
 
     name: str
@@ -89,7 +97,12 @@ class Variant:
     lags: int | None = None
     train_until: int | None = None
     layout: str | None = None
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: int = 5
+    seed: int = 0
+
+    def seed_values(self) -> tuple[int, ...]:
+        """The seeds of the ensemble's networks: ``seed, ..., seed + seeds - 1``."""
+        return tuple(range(self.seed, self.seed + self.seeds))
 
     def spec(self) -> fc.ProtocolSpec:
         """The :class:`~nqpf_helpers.forecast.ProtocolSpec` this variant trains with."""
@@ -116,7 +129,7 @@ class Variant:
         """The choices as a flat dict for tables, with the protocol's own values filled in."""
         d = asdict(self)
         spec = self.spec()
-        d.update(lags=spec.lags, layout=spec.layout, seeds=len(self.seeds))
+        d.update(lags=spec.lags, layout=spec.layout)
         d["train_until"] = spec.train_until if spec.split == "until_year" else None
         return d
 
@@ -135,15 +148,15 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     Returns
     -------
     list of Variant
-        ``[baseline, ...]``; variant names read ``"<field>=<value>"``
-        (``"seeds=<first>..<last>"`` for seeds) and their ``choice`` is the
-        field name.
+        ``[baseline, ...]``; variant names read ``"<field>=<value>"``, except
+        for ``seed``, where they name the networks: ``"seeds=<first>..<last>"``;
+        their ``choice`` is the field name.
 
     Examples
     --------
-    >>> grid = one_at_a_time(Variant("baseline"), lags=[3, 7], rts=["crs"])
+    >>> grid = one_at_a_time(Variant("baseline", seeds=5), lags=[3, 7], rts=["crs"], seed=[5])
     >>> [v.name for v in grid]
-    ['baseline', 'lags=3', 'lags=7', 'rts=crs']
+    ['baseline', 'lags=3', 'lags=7', 'rts=crs', 'seeds=5..9']
     """
     known = {f.name for f in fields(Variant)} - {"name", "choice"}
     unknown = sorted(set(alternatives) - known)
@@ -152,14 +165,13 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     out = [replace(baseline, choice="baseline")]
     for field, values in alternatives.items():
         for value in values:
-            if field == "seeds":
-                value = tuple(int(x) for x in value)
             if value == getattr(baseline, field):
                 continue
-            label = f"{field}={value}"
-            if field == "seeds":
-                label = f"seeds={value[0]}" if len(value) == 1 else f"seeds={value[0]}..{value[-1]}"
-            out.append(replace(baseline, name=label, choice=field, **{field: value}))
+            v = replace(baseline, name=f"{field}={value}", choice=field, **{field: value})
+            if field == "seed":
+                first, last = v.seed_values()[0], v.seed_values()[-1]
+                v = replace(v, name=f"seeds={first}" if first == last else f"seeds={first}..{last}")
+            out.append(v)
     return out
 
 
@@ -173,8 +185,13 @@ def _check_grid(variants: Sequence[Variant]) -> list[Variant]:
         raise ValueError(f"variant names must be unique; repeated: {format_list(dup)}. Rename them.")
     for v in variants:
         v.spec()  # fail early on bad LSTM options
-        if not v.seeds or len(set(v.seeds)) != len(v.seeds):
-            raise ValueError(f"variant {v.name!r}: seeds must be a non-empty tuple of distinct integers.")
+        if isinstance(v.seeds, bool) or not isinstance(v.seeds, Integral) or v.seeds < 1:
+            raise InputError(
+                f"variant {v.name!r}: seeds is the number of networks in the ensemble, a positive integer; "
+                f"got {v.seeds!r}. Pass e.g. seeds=5 (and seed=0 for the base seed)."
+            )
+        if isinstance(v.seed, bool) or not isinstance(v.seed, Integral) or v.seed < 0:
+            raise InputError(f"variant {v.name!r}: seed is the base seed, an integer >= 0; got {v.seed!r}.")
     return variants
 
 
@@ -190,6 +207,7 @@ def run_variants(
     time: str = "year",
     value: str = "gtfp",
     config: fc.TrainConfig = fc.TrainConfig(),
+    floor: float = PREDICTION_FLOOR,
 ) -> pd.DataFrame:
     """Ensemble NQPF of every variant, as one tidy table.
 
@@ -214,13 +232,17 @@ def run_variants(
         Column names.
     config
         LSTM training options.
+    floor
+        Prediction floor of the ensemble rule (see :mod:`nqpf_helpers.nqpf`).
 
     Returns
     -------
     pandas.DataFrame
         One row per variant, unit and predicted year: ``variant``, ``choice``,
         ``unit``, ``time``, ``split``, ``actual``, ``predicted`` (geometric
-        mean over seeds), ``nqpf``, ``predicted_nonpositive``, ``n_seeds``.
+        mean over seeds), ``nqpf`` (NaN below the floor), ``n_seeds``,
+        ``n_below_floor``, ``reason``, as from
+        :func:`nqpf_helpers.nqpf.ensemble_nqpf`.
 
     Raises
     ------
@@ -262,12 +284,12 @@ def run_variants(
                 )
                 gtfp_cache[skey] = scores[[unit, time, "rho"]].rename(columns={"rho": value})
         spec = v.spec()
-        lkey = (skey, spec, tuple(v.seeds))
+        lkey = (skey, spec, v.seed_values())
         if lkey not in nqpf_cache:
             paths = fc.forecast_growth_path(
-                gtfp_cache[skey], spec, seeds=v.seeds, config=config, unit=unit, time=time, value=value
+                gtfp_cache[skey], spec, seeds=v.seed_values(), config=config, unit=unit, time=time, value=value
             )
-            nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time)
+            nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time, floor=floor)
         parts.append(nqpf_cache[lkey].assign(variant=v.name, choice=v.choice))
     out = pd.concat(parts, ignore_index=True)
     first = ["variant", "choice", unit, time]
@@ -325,9 +347,7 @@ def unit_scores(
         variant, variants that cover different units or years, or
         non-positive values with ``summary="gmean"``.
     """
-    missing = [c for c in (by, unit, time, value) if c not in table.columns]
-    if missing:
-        raise PanelError(f"NQPF table: missing column(s) {missing}; found {list(table.columns)}.")
+    require_columns(table, [by, unit, time, value], "NQPF table")
     d = table
     if years is not None:
         d = d[d[time].between(*years)]
@@ -342,7 +362,12 @@ def unit_scores(
         )
     vals = d[value].to_numpy(dtype=float)
     if not np.all(np.isfinite(vals)):
-        raise PanelError(f"NQPF table: {int((~np.isfinite(vals)).sum())} missing or infinite {value!r} value(s).")
+        bad = d.loc[~np.isfinite(vals), [by, unit, time]].head(3).to_numpy()
+        raise PanelError(
+            f"NQPF table: {int((~np.isfinite(vals)).sum())} missing or infinite {value!r} value(s), e.g. "
+            f"{format_list(map(tuple, bad))} (NaN where a growth path fell below the prediction floor: see the "
+            "'reason' column). Drop those units, or restrict years= to where every variant is defined."
+        )
     if summary == "gmean" and np.any(vals <= 0):
         raise PanelError(
             f"NQPF table: {int((vals <= 0).sum())} non-positive {value!r} value(s) (a growth path predicted "
@@ -396,16 +421,13 @@ def rank_agreement(scores: pd.DataFrame) -> pd.DataFrame:
         unit the same score (its ranking, and so Spearman, is undefined).
     """
     a = _check_scores(scores)
-    ranks = pd.DataFrame(a).rank(method="average").to_numpy()
-    flat = np.ptp(ranks, axis=0) == 0
+    flat = np.ptp(a, axis=0) == 0
     if flat.any():
         raise PanelError(
             f"scores: variant(s) {format_list(scores.columns[flat])} give every unit the same score, "
             "so their ranking is undefined; drop them."
         )
-    rho = np.atleast_2d(np.corrcoef(ranks, rowvar=False))  # one variant gives a scalar
-    rho = np.clip((rho + rho.T) / 2, -1.0, 1.0)
-    np.fill_diagonal(rho, 1.0)
+    rho = spearman_matrix(a)
     return pd.DataFrame(rho, index=scores.columns, columns=scores.columns)
 
 
@@ -507,12 +529,9 @@ def baseline_comparison(
 # --------------------------------------------------------------------------- #
 # Seed ensembles
 # --------------------------------------------------------------------------- #
-def _spearman_columns(a: np.ndarray, b: np.ndarray) -> float:
-    ra = pd.Series(a).rank().to_numpy()
-    rb = pd.Series(b).rank().to_numpy()
-    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+def _spearman_finite(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    return spearman(a[ok], b[ok]) if ok.sum() >= 2 else float("nan")
 
 
 def seed_ensemble_agreement(
@@ -525,17 +544,20 @@ def seed_ensemble_agreement(
     years: tuple[int, int] | None = None,
     summary: Summary = "gmean",
     threshold: float = 1.0,
-    random_state: int = 0,
+    seed: int = 0,
+    floor: float = PREDICTION_FLOOR,
 ) -> pd.DataFrame:
     """How stable are unit rankings from ensembles of a given number of seeds?
 
     For each draw the seeds are shuffled; for each size ``k`` ensemble A is
     the first ``k`` seeds, ensemble B the next ``k`` (disjoint from A), and
     the reference the last ``S - max(sizes)`` seeds (disjoint from A).  Each
-    ensemble's predicted GTFP is the geometric mean over its seeds (the
-    arithmetic mean where a seed predicts GTFP <= 0, as in
-    :func:`nqpf_helpers.nqpf.ensemble_nqpf`), NQPF = actual / that, and each
-    unit's score is NQPF summarised over ``years``.
+    ensemble's NQPF follows the package's one rule
+    (:func:`nqpf_helpers.nqpf.ensemble_ratio`, as in
+    :func:`~nqpf_helpers.nqpf.ensemble_nqpf`: actual / geometric-mean
+    prediction, NaN where a seed is below the floor), and each unit's score
+    is NQPF summarised over ``years`` (NaN if any year is NaN).  Rank
+    correlations and flip shares use the units scored by both ensembles.
 
     Parameters
     ----------
@@ -551,8 +573,10 @@ def seed_ensemble_agreement(
         As in :func:`unit_scores`.
     threshold
         For the flip share (see :func:`flip_share`).
-    random_state
+    seed
         Seed of the shuffles.
+    floor
+        Prediction floor (see :mod:`nqpf_helpers.nqpf`).
 
     Returns
     -------
@@ -560,11 +584,10 @@ def seed_ensemble_agreement(
         One row per draw and size: ``draw``, ``size``, ``spearman_between``
         (A vs B: two independent ensembles of that size), ``spearman_vs_reference``
         (A vs the reference ensemble), ``flip_between`` (share of units A and B
-        put on different sides of ``threshold``), ``n_reference``.
+        put on different sides of ``threshold``), ``n_reference``,
+        ``n_units`` (units scored by both A and B).
     """
-    missing = [c for c in (unit, time, "seed", "actual", "predicted") if c not in pred.columns]
-    if missing:
-        raise PanelError(f"predictions: missing column(s) {missing}; found {list(pred.columns)}.")
+    require_columns(pred, [unit, time, "seed", "actual", "predicted"], "predictions")
     sizes = sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 1:
         raise ValueError(f"sizes must be positive integers, got {sizes}.")
@@ -591,34 +614,27 @@ def seed_ensemble_agreement(
     A = actual.to_numpy(dtype=float)
 
     def score(idx: np.ndarray) -> np.ndarray:
-        p = P[:, idx, :]
-        pos = np.all(p > 0, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            geo = np.exp(np.mean(np.log(np.where(p > 0, p, 1.0)), axis=1))
-        ens = np.where(pos, geo, p.mean(axis=1))
-        nq = A / ens
-        if summary == "gmean" and np.any(nq <= 0):
-            raise PanelError(
-                "predictions: some ensemble NQPF values are non-positive, so a geometric mean is undefined; "
-                "use summary='median'."
-            )
+        nq = ensemble_ratio(A, P[:, idx, :], floor=floor, axis=1).nqpf  # finite values are > 0
         return _summarise(nq, summary, axis=1)
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     rows = []
     for draw in range(n_draws):
         perm = rng.permutation(S)
         ref = score(perm[S - n_ref :])
         for k in sizes:
             a, b = score(perm[:k]), score(perm[k : 2 * k])
+            both = np.isfinite(a) & np.isfinite(b)
             rows.append(
                 {
                     "draw": draw,
                     "size": k,
-                    "spearman_between": _spearman_columns(a, b),
-                    "spearman_vs_reference": _spearman_columns(a, ref),
-                    "flip_between": float(np.mean((a > threshold) != (b > threshold))),
+                    "spearman_between": _spearman_finite(a, b),
+                    "spearman_vs_reference": _spearman_finite(a, ref),
+                    "flip_between": float(np.mean((a[both] > threshold) != (b[both] > threshold)))
+                    if both.any() else float("nan"),
                     "n_reference": n_ref,
+                    "n_units": int(both.sum()),
                 }
             )
     return pd.DataFrame(rows)

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import PanelError
+from .errors import InputError, PanelError
 
-__all__ = ["validate_panel", "format_list"]  # PanelError is documented in nqpf_helpers.errors
+__all__ = ["format_list", "require_columns", "validate_panel"]  # PanelError is documented in nqpf_helpers.errors
 
 _MAX_LISTED = 8
 
@@ -30,6 +30,59 @@ def format_list(items: Iterable[object], limit: int = _MAX_LISTED) -> str:
         shown += f", ... ({len(items)} in all)"
     return shown
 
+
+def require_columns(
+    df: object,
+    cols: Iterable[str | None],
+    what: str,
+    *,
+    error: type[InputError] = PanelError,
+    hint: str = "",
+) -> pd.DataFrame:
+    """Check that ``df`` is a DataFrame holding every column of ``cols``.
+
+    The one column-presence check of the package: every module calls it, so
+    the message reads the same everywhere.
+
+    Parameters
+    ----------
+    df
+        The object to check.
+    cols
+        Column names; ``None`` entries are skipped (optional columns).
+    what
+        What the table is called in the message (e.g. ``"predictions"``).
+    error
+        The :class:`~nqpf_helpers.errors.InputError` subclass to raise
+        (default :class:`~nqpf_helpers.errors.PanelError`).
+    hint
+        Extra advice appended to the message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself, so that the call can be chained.
+
+    Raises
+    ------
+    InputError
+        (``error``) if ``df`` is not a DataFrame or lacks a column; the
+        message lists the missing and the present columns.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a"], "table").columns.tolist()
+    ['a']
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise error(f"{what}: expected a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in dict.fromkeys(c for c in cols if c is not None) if c not in df.columns]
+    if missing:
+        raise error(
+            f"{what}: missing column(s) {missing}; found {list(df.columns)}. "
+            f"Pass the right column names (unit=, time=, value=, ...) or add the columns.{(' ' + hint) if hint else ''}"
+        )
+    return df
 
 
 def _cells(frame: pd.DataFrame, unit: str, time: str) -> str:

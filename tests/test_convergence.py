@@ -64,7 +64,7 @@ def test_beta_bad_input():
     df = ar_panel(0.1)
     with pytest.raises(ValueError, match="after start"):
         beta_convergence(df, "y", unit="unit", start=2005, end=2005)
-    with pytest.raises(KeyError, match="not found"):
+    with pytest.raises(PanelError, match="missing column"):
         beta_convergence(df, "gtfp", unit="unit", start=2000, end=2010)
     with pytest.raises(PanelError, match="positive"):
         beta_convergence(df.assign(y=-df["y"]), "y", unit="unit", start=2000, end=2010)
@@ -105,7 +105,7 @@ def test_sigma_bad_input():
         sigma_convergence(df[df.year < 2002], "y", unit="unit")
     with pytest.raises(ValueError, match="at least two units"):
         sigma_convergence(df[(df.unit == "u0") | (df.year > 2000)], "y", unit="unit")
-    with pytest.raises(KeyError):
+    with pytest.raises(PanelError, match=r"missing column\(s\) \['group'\]"):
         sigma_convergence(df, "y", unit="unit", by="group")
 
 

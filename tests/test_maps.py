@@ -64,7 +64,7 @@ def province() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def province_map(province):
     m = maps.china_choropleth(province)
-    return m, m.get_root().render()
+    return m, m.map.get_root().render()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_asset_files_exist_and_css_images_are_included():
 
 def test_tiles_only_when_asked(province):
     m = maps.china_choropleth(province[province["year"] == 2020], tiles="OpenStreetMap")
-    html = m.get_root().render()
+    html = m.map.get_root().render()
     assert "tile.openstreetmap.org" in html
     # the optional tile layer is the only external reference; the assets stay local
     assert not [r for r in asset_refs(html) if _EXTERNAL.match(r)]
@@ -116,7 +116,7 @@ def test_tiles_only_when_asked(province):
 
 def test_inline_assets_for_live_notebooks(province, tmp_path):
     m = maps.china_choropleth(province[province["year"] >= 2020], asset_base=maps.INLINE)
-    html = m.get_root().render()
+    html = m.map.get_root().render()
     assert re.findall(r"<script[^>]*\bsrc=", html) == [] and re.findall(r"<link[^>]*stylesheet", html) == []
     assert not [r for r in asset_refs(html) if _EXTERNAL.match(r)]
     assert "url(images/" not in html  # Leaflet's CSS images are data: URIs
@@ -153,12 +153,12 @@ def _check_partition(codes: set[str], matched: set[str], unmatched: set[str]) ->
 def test_published_codes_matched_or_listed(level):
     df = data.load_published_nqpf(level)
     m = maps.china_choropleth(df)
-    assert m.nqpf_level == level
-    geo = embedded_geojson(m.get_root().render())
+    assert m.level == level
+    geo = embedded_geojson(m.map.get_root().render())
     drawn_with_values = {f["properties"]["id"] for f in geo["features"] if "v" in f["properties"]}
     unmatched = set(m.unmatched["region_code"])
     _check_partition(set(df["region_code"]), drawn_with_values, unmatched)
-    assert set(m.nqpf_matched) == drawn_with_values
+    assert set(m.matched) == drawn_with_values
     # independent check against the boundary layer itself
     keys = set(regions.boundaries(level)["region_code"])
     assert unmatched == set(df["region_code"]) - keys
@@ -166,7 +166,7 @@ def test_published_codes_matched_or_listed(level):
     if level == "city":
         row = m.unmatched.set_index("region_code").loc["371200"]
         assert "abolished or merged" in row["reason"]
-        assert "Not drawn, no boundary: 371200" in m.get_root().render()  # said on the map too
+        assert "Not drawn, no boundary: 371200" in m.map.get_root().render()  # said on the map too
 
 
 def test_county_codes_matched_or_listed():
@@ -182,13 +182,13 @@ def test_county_codes_matched_or_listed():
 
 def test_world_countries_matched_or_listed(world):
     m = maps.world_choropleth(world, value="productivity")
-    geo = embedded_geojson(m.get_root().render())
+    geo = embedded_geojson(m.map.get_root().render())
     drawn = {f["properties"]["id"] for f in geo["features"] if "v" in f["properties"]}
     codes = set(world["iso3"])
     _check_partition(codes, drawn, set(m.unmatched["iso3"]))
     assert {"CHN", "USA", "FRA", "NOR"} <= drawn  # FRA and NOR have ISO_A3 -99 upstream
     assert m.unmatched["name"].notna().all()  # named from the panel's country column
-    assert not m.nqpf_scale.center  # not an NQPF column: sequential scale
+    assert not m.scale.center  # not an NQPF column: sequential scale
 
 
 # ---------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_year_selector_carries_each_years_values(province, province_map):
         assert len(props["v"]) == len(years) == len(props["c"])
         for i, year in enumerate(years):
             assert props["v"][i] == pytest.approx(lookup[(code, year)], rel=1e-3)
-        assert props["c"] == m.nqpf_scale.colours([lookup[(code, y)] for y in years])
+        assert props["c"] == m.scale.colours([lookup[(code, y)] for y in years])
     # Colours change over time somewhere, or the selector would show nothing.
     assert any(len(set(p["c"])) > 1 for p in features.values())
 
@@ -230,7 +230,7 @@ def test_geometry_is_written_once_and_decodes_to_the_boundaries(province_map):
 
 def test_single_cross_section_has_no_selector(province):
     one = province[province["year"] == 2015].drop(columns="year")
-    html = maps.china_choropleth(one, time=None).get_root().render()
+    html = maps.china_choropleth(one, time=None).map.get_root().render()
     assert embedded_years(html) == ["value"]
     assert len(embedded_geojson(html)["features"]) == 31
 
@@ -238,13 +238,13 @@ def test_single_cross_section_has_no_selector(province):
 def test_integer_codes_join_like_strings(province):
     as_int = province[province["year"] == 2020].assign(region_code=lambda d: d["region_code"].astype(int))
     m = maps.china_choropleth(as_int)
-    assert sorted(m.nqpf_matched) == sorted(province["region_code"].unique()) and m.unmatched.empty
+    assert sorted(m.matched) == sorted(province["region_code"].unique()) and m.unmatched.empty
 
 
 def test_missing_years_are_no_data_not_dropped(province):
     df = province[~((province["region_code"] == "540000") & (province["year"] == 2022))]
     m = maps.china_choropleth(df)
-    props = {f["properties"]["id"]: f["properties"] for f in embedded_geojson(m.get_root().render())["features"]}
+    props = {f["properties"]["id"]: f["properties"] for f in embedded_geojson(m.map.get_root().render())["features"]}
     assert props["540000"]["v"][-1] is None and props["540000"]["c"][-1] is None
     assert props["540000"]["v"][0] is not None
 
@@ -254,7 +254,7 @@ def test_missing_years_are_no_data_not_dropped(province):
 # ---------------------------------------------------------------------------
 def test_nqpf_scale_diverges_at_one(province_map):
     m, _ = province_map
-    scale = m.nqpf_scale
+    scale = m.scale
     assert scale.center == 1.0 and scale.vmin < 1 < scale.vmax
     assert float(scale.norm(1.0)) == pytest.approx(0.5)
     below, above = scale.colours([scale.vmin, scale.vmax])
@@ -290,7 +290,7 @@ def test_save_map_bundles_assets_and_works_offline(province_map, tmp_path):
         assert (tmp_path / ref).is_file(), ref
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["map.html", maps.ASSET_DIRNAME])
     # the map object itself still points at the book's asset base
-    assert f"{maps.DEFAULT_ASSET_BASE}/leaflet/leaflet.js" in m.get_root().render()
+    assert f"{maps.DEFAULT_ASSET_BASE}/leaflet/leaflet.js" in m.map.get_root().render()
     # saving a second map next to the first reuses the folder
     maps.save_map(m, tmp_path / "again.html")
     assert (tmp_path / "again.html").is_file()
@@ -311,7 +311,7 @@ def test_save_map_failure_leaves_nothing(province_map, tmp_path, monkeypatch):
         Path(dest, "leaflet", "partial.js").write_text("half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(maps, "copy_assets", broken)
+    monkeypatch.setattr(maps.assets, "copy_assets", broken)
     with pytest.raises(OSError, match="disk full"):
         maps.save_map(m, tmp_path / "map.html")
     assert list(tmp_path.iterdir()) == []
@@ -329,8 +329,8 @@ def test_save_map_leaves_other_folium_maps_as_they_are(tmp_path):
 
 def test_legend_is_deterministic(province_map):
     m, _ = province_map
-    assert m.nqpf_scale.legend_html("NQPF") == m.nqpf_scale.legend_html("NQPF")
-    assert m.nqpf_scale.legend_html("NQPF") != m.nqpf_scale.legend_html("GTFP")
+    assert m.scale.legend_html("NQPF") == m.scale.legend_html("NQPF")
+    assert m.scale.legend_html("NQPF") != m.scale.legend_html("GTFP")
 
 
 def test_save_map_needs_existing_folder(province_map, tmp_path):
@@ -344,7 +344,8 @@ def test_save_map_needs_existing_folder(province_map, tmp_path):
 # ---------------------------------------------------------------------------
 def test_static_map_has_one_polygon_per_boundary_with_the_scale_colours(province, province_map):
     m, _ = province_map
-    fig = maps.static_map(province, year=2015)
+    res = maps.static_map(province, year=2015)
+    fig = res.figure
     try:
         map_ax, bar_ax = fig.axes
         assert map_ax.get_title() == "2015"
@@ -354,40 +355,41 @@ def test_static_map_has_one_polygon_per_boundary_with_the_scale_colours(province
         # same colour scale as the interactive map
         values = province[province["year"] == 2015].set_index("region_code")["nqpf"]
         keys = regions.boundaries("province")["region_code"]
-        expected = m.nqpf_scale.colours(values.reindex(keys).to_numpy())
+        expected = m.scale.colours(values.reindex(keys).to_numpy())
         got = ["#{:02x}{:02x}{:02x}".format(*np.rint(f[:3] * 255).astype(int)) for f in faces]
         assert sorted(got) == sorted(expected)
-        assert fig.unmatched.empty
+        assert res.unmatched.empty and res.years == (2015,) and res.level == "province"
         # colour-bar labels carry the legend's three significant digits, not matplotlib's long floats
         labels = [t.get_text() for t in bar_ax.get_xticklabels()]
-        assert labels == [f"{v:.3g}" for _, v in m.nqpf_scale.ticks()]
+        assert labels == [f"{v:.3g}" for _, v in m.scale.ticks()]
     finally:
         plt.close(fig)
 
 
-def test_static_map_into_given_axes_without_colorbar(province):
+def test_static_map_into_given_axes_without_colourbar(province):
     fig, ax = plt.subplots()
     try:
-        out = maps.static_map(province, ax=ax, colorbar=False)
-        assert out is fig and fig.axes == [ax] and ax.get_title() == "2022"
+        out = maps.static_map(province, ax=ax, colourbar=False)
+        assert out.figure is fig and fig.axes == [ax] and ax.get_title() == "2022"
     finally:
         plt.close(fig)
 
 
 def test_static_world_map(world):
-    fig = maps.static_map(world, value="productivity", code="iso3", level="world", year=2017)
+    res = maps.static_map(world, value="productivity", unit="iso3", level="world", year=2017)
+    fig = res.figure
     try:
         assert len(fig.axes) == 2
         n_features = len(data.load_world_boundaries().dropna(subset=["iso3"]).drop_duplicates("iso3"))
         assert len(fig.axes[0].collections[0].get_facecolors()) == n_features
-        assert set(fig.unmatched["iso3"]) <= set(world["iso3"])
+        assert set(res.unmatched["iso3"]) <= set(world["iso3"])
     finally:
         plt.close(fig)
 
 
 def test_static_world_map_has_no_band_across_the_antimeridian(world):
     # Fiji and Chukotka touch longitude 180; wrapped vertices would stretch a polygon across the map.
-    fig = maps.static_map(world, value="productivity", code="iso3", level="world", year=2017)
+    fig = maps.static_map(world, value="productivity", unit="iso3", level="world", year=2017).figure
     try:
         ax = fig.axes[0]
         map_width = ax.get_xlim()[1] - ax.get_xlim()[0]
@@ -402,8 +404,10 @@ def test_static_world_map_has_no_band_across_the_antimeridian(world):
 
 
 def test_small_multiples_share_one_scale(province):
-    fig = maps.static_small_multiples(province, years=[2010, 2016, 2022])
+    res = maps.static_small_multiples(province, years=[2010, 2016, 2022])
+    fig = res.figure
     try:
+        assert res.years == (2010, 2016, 2022) and res.scale.center == 1.0
         titles = [ax.get_title() for ax in fig.axes]
         assert titles[:3] == ["2010", "2016", "2022"] and len(fig.axes) == 4
     finally:
@@ -423,7 +427,7 @@ def test_unknown_level(province):
 
 
 def test_missing_value_column(province):
-    with pytest.raises(MapInputError, match=r"\['gdp'\] not found"):
+    with pytest.raises(MapInputError, match=r"missing column\(s\) \['gdp'\]"):
         maps.china_choropleth(province, value="gdp")
     with pytest.raises(MapInputError, match="time=None"):
         maps.china_choropleth(province.drop(columns="year"))
@@ -448,3 +452,47 @@ def test_nothing_drawable_is_an_error():
         maps.china_choropleth(df)
     listed = maps.unmatched_codes(df)
     assert listed["region_code"].tolist() == ["371200"]
+
+
+# ---------------------------------------------------------------------------
+# results are objects, not attributes on folium maps or figures
+# ---------------------------------------------------------------------------
+def test_map_result_is_a_frozen_record_that_displays_as_the_map(province_map):
+    import dataclasses
+
+    import folium
+
+    m, html = province_map
+    assert isinstance(m, maps.MapResult) and isinstance(m.map, folium.Map)
+    assert not hasattr(m.map, "unmatched") and not hasattr(m.map, "nqpf_scale")
+    assert m.years == tuple(sorted(set(m.years))) and m.level == "province" and len(m.matched) == 31
+    assert m.asset_base == maps.DEFAULT_ASSET_BASE
+    assert m._repr_html_() == m.map._repr_html_()
+    assert repr(m).startswith("MapResult(level='province', years=") and "unmatched=0" in repr(m)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.level = "city"
+
+
+def test_static_result_sets_no_attribute_on_the_figure(province):
+    res = maps.static_map(province[province["year"] == 2015], year=2015)
+    try:
+        assert isinstance(res, maps.StaticMapResult) and not hasattr(res.figure, "unmatched")
+        assert repr(res) == f"StaticMapResult(level='province', years=[2015], unmatched=0, scale={res.scale.vmin:.3g}..{res.scale.vmax:.3g})"
+    finally:
+        plt.close(res.figure)
+
+
+def test_old_column_keywords_are_gone(province):
+    with pytest.raises(TypeError):
+        maps.china_choropleth(province, code="region_code")
+    with pytest.raises(TypeError):
+        maps.static_map(province, colorbar=False)
+
+
+def test_subpackage_modules_and_public_names():
+    from nqpf_helpers.maps import assets, colour, interactive, join, static
+
+    assert maps.ColourScale is colour.ColourScale and maps.china_choropleth is interactive.china_choropleth
+    assert maps.static_map is static.static_map and maps.unmatched_codes is join.unmatched_codes
+    assert maps.copy_assets is assets.copy_assets
+    assert all(hasattr(maps, name) for name in maps.__all__)

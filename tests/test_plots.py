@@ -93,7 +93,7 @@ def test_group_trend_table_median_and_missing_values(provinces):
 
 
 def test_group_trend_table_band_across_seeds(seeded):
-    table = plots.group_trend_table(seeded, by="yangtze_belt", seed="seed", lower=0.0, upper=1.0)
+    table = plots.group_trend_table(seeded, by="yangtze_belt", replicate="seed", lower=0.0, upper=1.0)
     assert set(table["band"]) == {"seeds"} and (table["n_seeds"] == 5).all()
     row = table[(table.yangtze_belt) & (table.year == 2012)].iloc[0]
     per_seed = seeded[(seeded.yangtze_belt) & (seeded.year == 2012)].groupby("seed")["nqpf"].mean()
@@ -103,7 +103,7 @@ def test_group_trend_table_band_across_seeds(seeded):
 
 
 def test_group_trend_table_refuses_unflagged_seeds(seeded):
-    with pytest.raises(PanelError, match="seed='seed'"):
+    with pytest.raises(PanelError, match="replicate='seed'"):
         plots.group_trend_table(seeded)
 
 
@@ -170,7 +170,7 @@ def test_trend_by_group_lines_are_group_means(provinces):
 
 def test_trend_by_group_yangtze_labels_and_panels(provinces, seeded):
     labels = {True: "Yangtze belt", False: "rest"}
-    fig = plots.trend_by_group(seeded, group="yangtze_belt", labels=labels, order=[True, False], seed="seed")
+    fig = plots.trend_by_group(seeded, group="yangtze_belt", labels=labels, order=[True, False], replicate="seed")
     (ax,) = fig.axes
     belt = seeded[seeded.yangtze_belt].groupby(["year", "seed"])["nqpf"].mean().groupby("year").mean()
     np.testing.assert_allclose(_line(ax, "Yangtze belt").get_ydata(), belt.to_numpy())
@@ -222,7 +222,9 @@ def test_ranking_table_ranks_descending_with_ties():
 
 def test_rank_change_table_against_independent_ranks(provinces):
     table = plots.rank_change_table(provinces, label="name_en")
-    assert len(table) == 31 and table.attrs == {"start": 2010, "end": 2015}
+    assert len(table) == 31 and table.attrs == {}  # no side channel: the years are the caller's (default first/last)
+    first = provinces[provinces.year == 2010].set_index("name_en")["nqpf"]
+    assert (table.set_index("name_en")["value_start"] == first.reindex(table["name_en"])).all()
     for year, col in [(2010, "rank_start"), (2015, "rank_end")]:
         y = provinces[provinces.year == year].set_index("name_en")["nqpf"]
         expected = y.rank(ascending=False).astype(int)

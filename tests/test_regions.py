@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import regions
+from nqpf_helpers.errors import PanelError
 from nqpf_helpers.data import fetch
 from nqpf_helpers.regions import (
     UnknownRegionError,
@@ -183,7 +184,7 @@ def test_codes_missing_from_cnmaps_are_kept_and_reported():
     assert laiwu["group"] == "East"
     assert not laiwu["in_cnmaps"]
     assert pd.isna(laiwu["name_zh"]) and pd.isna(laiwu["name_en"])
-    assert table.attrs["unmapped"] == ["371200"]
+    assert table.loc[~table["in_cnmaps"], "region_code"].tolist() == ["371200"] and table.attrs == {}
 
 
 def test_check_codes_normalises_and_can_refuse_unmapped():
@@ -229,7 +230,8 @@ def test_match_counts_with_cnmaps(published_codes):
         matched = {sheet: region_table(codes) for sheet, codes in published_codes.items()}
     assert int(matched["province"]["in_cnmaps"].sum()) == 31
     assert int(matched["city"]["in_cnmaps"].sum()) == 295
-    assert matched["city"].attrs["unmapped"] == ["371200"]  # Laiwu, merged into Jinan in 2019
+    city = matched["city"]
+    assert city.loc[~city["in_cnmaps"], "region_code"].tolist() == ["371200"]  # Laiwu, merged into Jinan in 2019
     assert int(matched["county"]["in_cnmaps"].sum()) >= 2600
     # The abolished codes are reported, not dropped.
     assert any("371200" in str(w.message) for w in caught)
@@ -255,11 +257,13 @@ def test_add_region_info_merges_onto_a_panel_keeping_rows():
 
 def test_add_region_info_other_code_column_and_errors():
     panel = pd.DataFrame({"code": ["610100"], "v": [1.0]})
-    assert add_region_info(panel, code_col="code")["province_name_en"].iloc[0] == "Shaanxi"
-    with pytest.raises(KeyError, match="region_code"):
+    assert add_region_info(panel, unit="code")["province_name_en"].iloc[0] == "Shaanxi"
+    with pytest.raises(PanelError, match=r"missing column\(s\) \['region_code'\].*unit="):
         add_region_info(panel)
-    with pytest.raises(ValueError, match="group"):
-        add_region_info(panel.assign(group="x"), code_col="code")
+    with pytest.raises(PanelError, match="group"):
+        add_region_info(panel.assign(group="x"), unit="code")
+    with pytest.raises(TypeError):
+        add_region_info(panel, "code")  # the column is named by keyword: unit=
     with pytest.raises(UnknownRegionError, match="990000"):
         add_region_info(pd.DataFrame({"region_code": ["990000"]}))
 
@@ -346,3 +350,24 @@ def test_coastal_flag_covers_the_11_coastal_provinces_and_their_units():
     assert not regions.is_coastal("110000") and not regions.is_coastal(610100)
     with pytest.raises(regions.UnknownRegionError):
         regions.is_coastal("990000")
+
+
+def test_normalize_codes_is_the_vectorised_normaliser() -> None:
+    from nqpf_helpers.regions import normalize_codes
+
+    s = pd.Series([330100, 330100.0, " 110000 ", "440000.0"], index=[5, 6, 7, 8], name="code")
+    out = normalize_codes(s)
+    assert out.tolist() == ["330100", "330100", "110000", "440000"]
+    assert out.index.tolist() == [5, 6, 7, 8] and out.name == "code"
+    assert normalize_codes([110000]).tolist() == ["110000"]
+    with pytest.raises(UnknownRegionError, match=r"2 code\(s\).*12345.*990000"):
+        normalize_codes(pd.Series([110000, 12345, 990000, 12345]))
+
+
+def test_unit_labels_keeps_labels_and_turns_whole_numbers_into_digits() -> None:
+    from nqpf_helpers.regions import unit_labels
+
+    assert unit_labels(pd.Series([330100.0, 110000.0])).tolist() == ["330100", "110000"]
+    assert unit_labels(pd.Series([" CHN", "USA "])).tolist() == ["CHN", "USA"]
+    assert unit_labels(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]
+    assert unit_labels(pd.Series(["CHN", None])).tolist() == ["CHN", None]

@@ -179,21 +179,30 @@ def test_unit_scores_rejects_bad_tables_with_a_fix() -> None:
 
 # --------------------------------------------------------------------------- grids
 def test_one_at_a_time_changes_one_choice_per_variant() -> None:
-    base = rb.Variant("baseline", seeds=(0, 1))
-    grid = rb.one_at_a_time(base, lags=[3, 7], rts=["crs", "vrs"], seeds=[(0,), range(5, 8)])
-    assert [v.name for v in grid] == ["baseline", "lags=3", "lags=7", "rts=crs", "seeds=0", "seeds=5..7"]
-    assert grid[-1].seeds == (5, 6, 7)
+    base = rb.Variant("baseline", seeds=2)
+    grid = rb.one_at_a_time(base, lags=[3, 7], rts=["crs", "vrs"], seeds=[1, 3], seed=[5])
+    assert [v.name for v in grid] == ["baseline", "lags=3", "lags=7", "rts=crs", "seeds=1", "seeds=3", "seeds=5..6"]
+    assert grid[-1].seed_values() == (5, 6) and grid[-2].seed_values() == (0, 1, 2)
     for v in grid[1:]:
-        diff = [f for f in ("lags", "rts", "seeds") if getattr(v, f) != getattr(base, f)]
+        diff = [f for f in ("lags", "rts", "seeds", "seed") if getattr(v, f) != getattr(base, f)]
         assert diff == [v.choice]
     with pytest.raises(ValueError, match="unknown choice"):
         rb.one_at_a_time(base, epochs=[10])
 
 
+def test_seeds_is_a_count_and_seed_a_base() -> None:
+    from nqpf_helpers.errors import InputError
+
+    assert rb.Variant("v", seeds=3, seed=7).seed_values() == (7, 8, 9)
+    for bad in (dict(seeds=0), dict(seeds=(0, 1)), dict(seeds=2.0), dict(seed=-1), dict(seed=True)):
+        with pytest.raises(InputError, match="seed"):
+            rb.run_variants([rb.Variant("v", **bad)], gtfp=gtfp_panel(2))
+
+
 def test_variant_spec_applies_overrides_and_rejects_meaningless_ones() -> None:
     spec = rb.Variant("v", lags=7, train_until=2005, layout="features").spec()
     assert (spec.lags, spec.train_until, spec.layout, spec.transform) == (7, 2005, "features", "log_growth")
-    d = rb.Variant("v", seeds=(3, 4)).describe()
+    d = rb.Variant("v", seeds=2, seed=3).describe()
     assert (d["lags"], d["train_until"], d["layout"], d["seeds"]) == (fc.LAGS, 2009, "sequence", 2)
     assert rb.Variant("v", protocol="released_current").describe()["train_until"] is None
     with pytest.raises(ValueError, match="has no effect"):
@@ -211,8 +220,8 @@ def test_run_variants_on_gtfp_identical_variants_give_identical_rankings(monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fc, "forecast_growth_path", counting)
-    base = rb.Variant("baseline", seeds=(0, 1))
-    grid = [base, rb.Variant("copy", choice="none", seeds=(0, 1)), rb.Variant("lags=3", choice="lags", lags=3, seeds=(0, 1))]
+    base = rb.Variant("baseline", seeds=2)
+    grid = [base, rb.Variant("copy", choice="none", seeds=2), rb.Variant("lags=3", choice="lags", lags=3, seeds=2)]
     out = rb.run_variants(grid, gtfp=gtfp_panel(5), config=FAST)
     assert len(calls) == 2  # the copy reuses the baseline's paths
     assert {"variant", "choice", "region_code", "year", "nqpf", "n_seeds"} <= set(out.columns)
@@ -225,7 +234,7 @@ def test_run_variants_on_gtfp_identical_variants_give_identical_rankings(monkeyp
 
 
 def test_run_variants_sbm_options_need_a_raw_panel() -> None:
-    grid = rb.one_at_a_time(rb.Variant("baseline", seeds=(0,)), rts=["crs"])
+    grid = rb.one_at_a_time(rb.Variant("baseline", seeds=1), rts=["crs"])
     with pytest.raises(ValueError, match="pass the raw input panel"):
         rb.run_variants(grid, gtfp=gtfp_panel(3), config=FAST)
     with pytest.raises(ValueError, match="exactly one"):
@@ -236,7 +245,7 @@ def test_run_variants_sbm_options_need_a_raw_panel() -> None:
 
 def test_run_variants_on_a_raw_panel_varies_the_sbm_stage() -> None:
     panel = raw_panel()
-    grid = rb.one_at_a_time(rb.Variant("baseline", seeds=(0,)), rts=["crs"], frontier=["contemporaneous"])
+    grid = rb.one_at_a_time(rb.Variant("baseline", seeds=1), rts=["crs"], frontier=["contemporaneous"])
     out = rb.run_variants(grid, panel=panel, inputs=["labour", "capital"], good=["gdp"], bad=["so2"], unit="iso3",
                           config=FAST)
     assert set(out.variant) == {"baseline", "rts=crs", "frontier=contemporaneous"}
@@ -290,3 +299,28 @@ def test_seed_ensemble_needs_enough_seeds() -> None:
         rb.seed_ensemble_agreement(p.drop(columns="seed"), (1,))
     with pytest.raises(PanelError, match="exactly once"):
         rb.seed_ensemble_agreement(p.iloc[1:], (1,))
+
+
+def test_seed_ensembles_follow_the_package_rule_for_collapsed_seeds() -> None:
+    """A unit one of whose seeds collapses below the floor drops out of an ensemble holding that seed,
+    exactly as nqpf.ensemble_nqpf would make its NQPF NaN (no switch to an arithmetic mean)."""
+    from nqpf_helpers import nqpf as q
+
+    p = seed_predictions(n_units=12, n_seeds=4, noise=0.2, seed=3)
+    hit = (p.region_code == "r00") & (p.seed == 0)
+    p.loc[hit, "predicted"] = -0.2  # seed 0 collapses for unit r00
+    e = q.ensemble_nqpf(p)
+    assert e[e.region_code == "r00"].nqpf.isna().all() and e[e.region_code != "r00"].nqpf.notna().all()
+    out = rb.seed_ensemble_agreement(p, (2,), n_draws=6)
+    # A = the first 2 of a shuffle: it holds seed 0 in half the draws on average; then r00 is unscored
+    assert set(out.n_units) <= {11, 12} and (out.n_units == 11).any()
+    assert out.spearman_between.notna().all()
+
+
+def test_rank_agreement_matches_scipy_spearman() -> None:
+    from scipy import stats
+
+    a = np.random.default_rng(5).normal(size=(30, 3))
+    a[:5, 1] = a[0, 1]  # ties
+    rho = rb.rank_agreement(scores_frame(a)).to_numpy()
+    np.testing.assert_allclose(rho, stats.spearmanr(a).statistic, atol=1e-12)

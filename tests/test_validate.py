@@ -133,3 +133,17 @@ def test_long_lists_are_truncated():
     df = pd.DataFrame({"unit": [f"u{i}" for i in range(n)], "year": 2000, "x": -1.0, "e": 0.0})
     with pytest.raises(PanelError, match=r"\(20 in all\)"):
         check(df)
+
+
+def test_require_columns_names_missing_and_present_columns() -> None:
+    from nqpf_helpers.errors import MapInputError
+    from nqpf_helpers.validate import require_columns
+
+    df = good_panel()
+    assert require_columns(df, ["unit", None, "x"], "panel") is df
+    with pytest.raises(PanelError, match=r"panel: missing column\(s\) \['gdp'\]; found \['unit', 'year', 'x', 'e'\]"):
+        require_columns(df, ["unit", "gdp"], "panel")
+    with pytest.raises(MapInputError, match="expected a pandas DataFrame, got list"):
+        require_columns([1], ["a"], "map data", error=MapInputError)
+    with pytest.raises(PanelError, match="Try this"):
+        require_columns(df, ["gdp"], "panel", hint="Try this.")

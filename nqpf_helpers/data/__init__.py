@@ -268,8 +268,9 @@ def fetch(name: str) -> Path:
 
 
 def _region_code(series: pd.Series) -> pd.Series:
-    codes = series.astype("Int64").astype(str).str.zfill(6)
-    return codes
+    from ..regions import normalize_codes  # the package's one code normaliser
+
+    return normalize_codes(series)
 
 
 def load_gtfp_series() -> pd.DataFrame:
