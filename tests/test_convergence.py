@@ -209,3 +209,12 @@ def test_newey_west_lags_rule():
     assert newey_west_lags(33) == 3 and newey_west_lags(12) == 2 and newey_west_lags(1) == 1
     with pytest.raises(ValueError):
         newey_west_lags(0)
+
+
+def test_sigma_by_group_uses_panel_hac():
+    a, b = ar_panel(0.1, n=10, seed=3), ar_panel(-0.05, n=10, seed=4)
+    df = pd.concat([a.assign(g="a"), b.assign(g="b", unit="b" + b["unit"])], ignore_index=True)
+    hac = sigma_convergence(df, "y", unit="unit", by="g")
+    hc1 = sigma_convergence(df, "y", unit="unit", by="g", cov_type="HC1")
+    assert hac.slope == pytest.approx(hc1.slope) and np.isfinite(hac.se) and hac.se > 0
+    assert hac.maxlags == 2  # 11 years
