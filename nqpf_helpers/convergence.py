@@ -38,6 +38,7 @@ __all__ = [
     "SigmaConvergence",
     "beta_convergence",
     "leapfrogging",
+    "newey_west_lags",
     "share_above",
     "sigma_convergence",
 ]
@@ -99,13 +100,19 @@ class SigmaConvergence:
     slope, se, p
         OLS trend of ``sd_log`` on year (pooled over groups, with group
         intercepts when ``by`` is given): a negative significant slope is
-        sigma convergence.
+        sigma convergence.  ``se`` and ``p`` use the covariance named in
+        ``cov_type``.
+    cov_type, maxlags
+        ``"HAC"`` (Newey-West, the default) or ``"HC1"``, and the number of
+        lags of the HAC kernel (0 for HC1).
     """
 
     table: pd.DataFrame
     slope: float
     se: float
     p: float
+    cov_type: str = "HAC"
+    maxlags: int = 0
 
     @property
     def converging(self) -> bool:
@@ -183,10 +190,28 @@ def _prepared(
     )
 
 
-def _ols(y: np.ndarray, X: np.ndarray, cov_type: str = "HC1"):
+def _ols(y: np.ndarray, X: np.ndarray, cov_type: str = "HC1", cov_kwds: dict | None = None):
     import statsmodels.api as sm
 
-    return sm.OLS(y, X).fit(cov_type=cov_type)
+    return sm.OLS(y, X).fit(cov_type=cov_type, cov_kwds=cov_kwds)
+
+
+def newey_west_lags(n: int) -> int:
+    """The usual Newey-West rule of thumb for the HAC lag length, ``floor(4 (n/100)^(2/9))``.
+
+    Parameters
+    ----------
+    n
+        Number of time periods (at least 1).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if int(n) < 1:
+        raise ValueError(f"newey_west_lags: n must be a positive number of periods, got {n!r}.")
+    return max(1, int(np.floor(4 * (int(n) / 100) ** (2 / 9))))
 
 
 def beta_convergence(
@@ -291,8 +316,15 @@ def sigma_convergence(
     unit: str = "region_code",
     time: str = "year",
     by: str | None = None,
+    cov_type: str = "HAC",
+    maxlags: int | None = None,
 ) -> SigmaConvergence:
     """Cross-section dispersion by year and its linear trend.
+
+    The yearly dispersion is a persistent time series, so plain OLS standard
+    errors overstate the precision of its trend (they treat 30 autocorrelated
+    values as 30 independent ones).  By default the trend's standard error is
+    Newey-West HAC (Newey and West, 1987; per group, with ``by``).
 
     Parameters
     ----------
@@ -306,6 +338,11 @@ def sigma_convergence(
     by
         Optional grouping column (e.g. ``"group"``): dispersion is then
         computed within each group and year.
+    cov_type
+        ``"HAC"`` (Newey-West; panel HAC within groups when ``by`` is given)
+        or ``"HC1"`` (heteroskedasticity-robust only, for comparison).
+    maxlags
+        HAC lag length; default :func:`newey_west_lags` of the number of years.
 
     Returns
     -------
@@ -318,6 +355,10 @@ def sigma_convergence(
         than three years or a year-group with fewer than two units.
     """
     what = "sigma_convergence"
+    if cov_type not in ("HAC", "HC1"):
+        raise ValueError(f"{what}: cov_type must be 'HAC' or 'HC1', got {cov_type!r}.")
+    if maxlags is not None and (int(maxlags) != maxlags or maxlags < 0):
+        raise ValueError(f"{what}: maxlags must be a non-negative integer, got {maxlags!r}.")
     panel = _prepared(df, value, unit, time, positive=True, what=what, extra=[by] if by else [])
     keys = [by, time] if by else [time]
     logs = np.log(panel[value])
@@ -337,8 +378,20 @@ def sigma_convergence(
     if by:
         dummies = pd.get_dummies(table[by], drop_first=True, dtype=float)
         X.extend(dummies[c].to_numpy() for c in dummies.columns)
-    fit = _ols(table["sd_log"].to_numpy(), np.column_stack(X))
-    return SigmaConvergence(table=table, slope=float(fit.params[1]), se=float(fit.bse[1]), p=float(fit.pvalues[1]))
+    lags = 0
+    if cov_type == "HAC":
+        lags = int(maxlags) if maxlags is not None else newey_west_lags(table[time].nunique())
+        if by:  # rows are sorted by group, then year: HAC within each group's time series
+            codes = pd.factorize(table[by])[0]
+            fit = _ols(table["sd_log"].to_numpy(), np.column_stack(X), "hac-panel", {"groups": codes, "maxlags": lags})
+        else:
+            fit = _ols(table["sd_log"].to_numpy(), np.column_stack(X), "HAC", {"maxlags": lags})
+    else:
+        fit = _ols(table["sd_log"].to_numpy(), np.column_stack(X))
+    return SigmaConvergence(
+        table=table, slope=float(fit.params[1]), se=float(fit.bse[1]), p=float(fit.pvalues[1]),
+        cov_type=cov_type, maxlags=lags,
+    )
 
 
 def leapfrogging(

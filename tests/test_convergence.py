@@ -185,3 +185,36 @@ def test_average_growth_recovers_constant_rates():
         average_growth(df[~((df.unit == "b") & (df.year == 2010))], ["k"], unit="unit", start=2000, end=2010)
     with pytest.raises(PanelError, match="positive"):
         average_growth(df.assign(l=0.0), ["l"], unit="unit", start=2000, end=2010)
+
+
+def test_sigma_uses_newey_west_by_default_and_hac_widens_the_interval_for_a_persistent_series():
+    # Dispersion that follows a random walk around a flat trend: OLS-type errors are far too small.
+    rng = np.random.default_rng(7)
+    years = np.arange(1990, 2023)
+    sd = 0.5 + np.cumsum(0.03 * rng.normal(size=len(years)))
+    rows = [pd.DataFrame({"unit": ["a", "b"], "year": y, "y": np.exp([-s, s])}) for y, s in zip(years, sd / np.sqrt(2))]
+    df = pd.concat(rows, ignore_index=True)
+    hac = sigma_convergence(df, "y", unit="unit")
+    hc1 = sigma_convergence(df, "y", unit="unit", cov_type="HC1")
+    assert hac.cov_type == "HAC" and hac.maxlags == 3 and hc1.maxlags == 0
+    assert hac.slope == pytest.approx(hc1.slope)
+    assert hac.se > hc1.se
+    with pytest.raises(ValueError, match="cov_type"):
+        sigma_convergence(df, "y", unit="unit", cov_type="OLS")
+
+
+def test_newey_west_lags_rule():
+    from nqpf_helpers.convergence import newey_west_lags
+
+    assert newey_west_lags(33) == 3 and newey_west_lags(12) == 2 and newey_west_lags(1) == 1
+    with pytest.raises(ValueError):
+        newey_west_lags(0)
+
+
+def test_sigma_by_group_uses_panel_hac():
+    a, b = ar_panel(0.1, n=10, seed=3), ar_panel(-0.05, n=10, seed=4)
+    df = pd.concat([a.assign(g="a"), b.assign(g="b", unit="b" + b["unit"])], ignore_index=True)
+    hac = sigma_convergence(df, "y", unit="unit", by="g")
+    hc1 = sigma_convergence(df, "y", unit="unit", by="g", cov_type="HC1")
+    assert hac.slope == pytest.approx(hc1.slope) and np.isfinite(hac.se) and hac.se > 0
+    assert hac.maxlags == 2  # 11 years
