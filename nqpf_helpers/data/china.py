@@ -296,7 +296,7 @@ def load_china_energy_panel() -> pd.DataFrame:
         ``population_10k``, ``energy_10k_tce`` (total energy consumption,
         10,000 t standard coal), ``so2_total_10k_t`` (total, not only
         industrial, SO2) and ``electricity_100m_kwh`` (power generation):
-        31 provinces x 1990-2024 with missing cells where the source has
+        31 provinces x 1990-2025 with missing cells where the source has
         none (see ``china/wangmeng_variable_dictionary.csv``).
     """
     raw = _read_csv("china/raw_data.csv")
