@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ..errors import DataIntegrityError
+from ..errors import DataIntegrityError, UnknownRegionError
 from ..regions import _to_pinyin, province_table
 from ..validate import validate_panel
 
@@ -36,8 +36,8 @@ __all__ = [
     "CHINA_PANEL_UNITS",
     "YEARBOOK_TOTALS",
     "china_province_codes",
-    "load_china_industrial_panel",
     "load_china_energy_panel",
+    "load_china_industrial_panel",
 ]
 
 #: Columns of :func:`load_china_industrial_panel`, in order, with their meaning and unit.
@@ -138,8 +138,6 @@ def china_province_codes(names: pd.Series | list[str]) -> pd.Series:
     UnknownRegionError
         Some names match no province; the message lists them.
     """
-    from ..errors import UnknownRegionError
-
     s = pd.Series(names)
     lookup = _name_lookup()
 
