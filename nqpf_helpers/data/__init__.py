@@ -509,7 +509,7 @@ def coverage(df: pd.DataFrame, unit: str, time: str = "year") -> dict[str, objec
 
 
 # China's provinces from yearbook inputs (defined in .china, which imports fetch from here).
-from .china import (
+from .china import (  # noqa: E402
     CHINA_PANEL_COLUMNS,
     CHINA_PANEL_UNITS,
     YEARBOOK_TOTALS,

@@ -47,7 +47,9 @@ CHINA_PANEL_UNITS: dict[str, str] = {
     "year": "calendar year (int)",
     "zone": "the source's three-zone split: East, Central or West (not the NBS four groups)",
     "employment_10k": "average employment of industrial enterprises above designated size, 10,000 persons",
-    "net_fixed_assets_100m_yuan": "net fixed assets of industrial enterprises above designated size, 100 million yuan, current prices",
+    "net_fixed_assets_100m_yuan": (
+        "net fixed assets of industrial enterprises above designated size, 100 million yuan, current prices"
+    ),
     "energy_10k_tce": "energy input, 10,000 tonnes of standard coal equivalent",
     "industrial_value_added_100m_yuan": "industrial value added, 100 million yuan, current prices",
     "wastewater_10k_t": "industrial wastewater discharged, 10,000 tonnes",
@@ -83,6 +85,7 @@ _GTMP_COLUMNS = {
 _ZONES = {"东部": "East", "中部": "Central", "西部": "West"}
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")
 
+_INPUT_COLUMNS = ["employment_10k", "net_fixed_assets_100m_yuan", "energy_10k_tce"]
 _VALUE_COLUMNS = [c for c in CHINA_PANEL_COLUMNS if c not in {"region_code", "name_en", "year", "zone"}]
 
 
@@ -217,7 +220,9 @@ def load_china_industrial_panel() -> pd.DataFrame:
     gtmp = _read_csv("china/GTMP.csv")
     missing_cols = sorted(set(_GTMP_COLUMNS) - set(gtmp.columns))
     if missing_cols:
-        raise DataIntegrityError(f"china/GTMP.csv lacks the columns {missing_cols}; the file is not the registered version.")
+        raise DataIntegrityError(
+            f"china/GTMP.csv lacks the columns {missing_cols}; the file is not the registered version."
+        )
     df = gtmp[list(_GTMP_COLUMNS)].rename(columns=_GTMP_COLUMNS)
     df["region_code"] = china_province_codes(df["name_zh"]).to_numpy()
     df["zone"] = df["zone"].map(_ZONES)
@@ -264,7 +269,7 @@ def load_china_industrial_panel() -> pd.DataFrame:
         unit="region_code",
         time="year",
         values=_VALUE_COLUMNS,
-        positive=["employment_10k", "net_fixed_assets_100m_yuan", "energy_10k_tce", "industrial_value_added_100m_yuan", "gml_index"],
+        positive=[*_INPUT_COLUMNS, "industrial_value_added_100m_yuan", "gml_index"],
         nonnegative=["wastewater_10k_t", "soot_dust_10k_t", "so2_10k_t"],
         name="China industrial panel",
     )
@@ -300,7 +305,9 @@ def load_china_energy_panel() -> pd.DataFrame:
     raw = _read_csv("china/raw_data.csv")
     missing_cols = sorted((set(_ENERGY_COLUMNS) | {"Province"}) - set(raw.columns))
     if missing_cols:
-        raise DataIntegrityError(f"china/raw_data.csv lacks the columns {missing_cols}; the file is not the registered version.")
+        raise DataIntegrityError(
+            f"china/raw_data.csv lacks the columns {missing_cols}; the file is not the registered version."
+        )
     df = raw[["Province", *_ENERGY_COLUMNS]].rename(columns=_ENERGY_COLUMNS)
     df.insert(0, "region_code", china_province_codes(df.pop("Province")).to_numpy())
     df["year"] = df["year"].astype(int)
