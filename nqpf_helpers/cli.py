@@ -10,6 +10,7 @@ Examples
     nqpf run Test_Data.xlsx --layout authors --gtfp gtfp -o results/
     nqpf fetch                        # fetch (or find) and verify every registered file
     nqpf export world-panel out.csv   # write the balanced PWT + CEDS panel
+    nqpf export china-industry china.csv   # 30 provinces' industry, 2000-2023 (yearbook inputs)
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ _EXPORTS = {
     "world-panel": lambda args: data.load_world_panel(args.start, args.end),
     "gtfp-series": lambda args: data.load_gtfp_series(),
     "published": lambda args: data.load_published_nqpf(args.level),
+    "china-industry": lambda args: data.load_china_industrial_panel(),
 }
 
 

@@ -55,6 +55,12 @@ __all__ = [
     "file_sha256",
     "coverage",
     "WORLD_PANEL_COLUMNS",
+    "CHINA_PANEL_COLUMNS",
+    "CHINA_PANEL_UNITS",
+    "YEARBOOK_TOTALS",
+    "china_province_codes",
+    "load_china_industrial_panel",
+    "load_china_energy_panel",
 ]
 
 DATA_DIR_ENV = "NQPF_DATA_DIR"
@@ -549,3 +555,14 @@ def coverage(df: pd.DataFrame, unit: str, time: str = "year") -> dict[str, objec
         "rows": int(len(df)),
         "missing_values": int(np.sum(df.isna().to_numpy())),
     }
+
+
+# China's provinces from yearbook inputs (defined in .china, which imports fetch from here).
+from .china import (  # noqa: E402
+    CHINA_PANEL_COLUMNS,
+    CHINA_PANEL_UNITS,
+    YEARBOOK_TOTALS,
+    china_province_codes,
+    load_china_energy_panel,
+    load_china_industrial_panel,
+)
