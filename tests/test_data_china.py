@@ -135,11 +135,7 @@ def test_common_deflator_moves_global_but_not_contemporaneous_scores(panel):
         net_fixed_assets_100m_yuan=panel["net_fixed_assets_100m_yuan"] / deflator,
         industrial_value_added_100m_yuan=panel["industrial_value_added_100m_yuan"] / deflator,
     )
-    args = {"dmu": "region_code", "period": "year", "inputs": INPUTS, "good": GOOD, "bad": BAD, "rts": "vrs"}
-    try:  # the sbm branch renames dmu=/period= to unit=/time=
-        sbm(panel.head(30), **args)
-    except TypeError:
-        args = {"unit": "region_code", "time": "year", "inputs": INPUTS, "good": GOOD, "bad": BAD, "rts": "vrs"}
+    args = {"unit": "region_code", "time": "year", "inputs": INPUTS, "good": GOOD, "bad": BAD, "rts": "vrs"}
     for frontier, moves in [("contemporaneous", False), ("global", True)]:
         a = sbm(panel, frontier=frontier, **args)["rho"].to_numpy()
         b = sbm(real, frontier=frontier, **args)["rho"].to_numpy()
