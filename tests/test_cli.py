@@ -14,6 +14,7 @@ import pytest
 
 from nqpf_helpers import cli, data
 from nqpf_helpers import pipeline as pl
+from nqpf_helpers.synthetic import example_panel
 from nqpf_helpers.data import fetch, file_sha256
 
 QUICK = ["--seeds", "2", "--epochs", "15", "--no-progress"]
@@ -23,7 +24,7 @@ SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]
 @pytest.fixture(scope="module")
 def panel_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("in") / "panel.csv"
-    pl.example_panel(4, 1998, 2014, codes="iso3", seed=2).to_csv(path, index=False)
+    example_panel(4, 1998, 2014, codes="iso3", seed=2).to_csv(path, index=False)
     return path
 
 

@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nqpf_helpers import io as nio
 from nqpf_helpers import pipeline as pl
+from nqpf_helpers import plots, report
+from nqpf_helpers.synthetic import example_panel
 from nqpf_helpers.regions import UnknownRegionError
 from nqpf_helpers.validate import PanelError
 
@@ -18,7 +21,7 @@ QUICK = dict(seeds=2, epochs=15)
 
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
-    return pl.example_panel(5, 1998, 2015, codes="china", seed=3)
+    return example_panel(5, 1998, 2015, codes="china", seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -29,22 +32,22 @@ def result(panel) -> pl.PipelineResult:
 # --------------------------------------------------------------------------- example panel
 @pytest.mark.parametrize("codes, col", [("china", "region_code"), ("iso3", "iso3"), ("names", "unit")])
 def test_example_panel_is_balanced_and_positive(codes, col):
-    df = pl.example_panel(4, 2000, 2010, codes=codes, seed=1)
+    df = example_panel(4, 2000, 2010, codes=codes, seed=1)
     assert col in df.columns
     assert df.groupby(col)["year"].apply(list).map(len).eq(11).all()
     assert (df[["labour", "capital", "gdp", "so2", "nox", "smoke"]] > 0).all().all()
-    assert pl.unit_kind(df[col].unique()) == {"china": "china", "iso3": "iso3", "names": "other"}[codes]
+    assert report.unit_kind(df[col].unique()) == {"china": "china", "iso3": "iso3", "names": "other"}[codes]
 
 
 def test_example_panel_depends_on_seed_only():
-    a, b = pl.example_panel(3, seed=5), pl.example_panel(3, seed=5)
+    a, b = example_panel(3, seed=5), example_panel(3, seed=5)
     pd.testing.assert_frame_equal(a, b)
-    assert not np.allclose(a["gdp"], pl.example_panel(3, seed=6)["gdp"])
+    assert not np.allclose(a["gdp"], example_panel(3, seed=6)["gdp"])
 
 
 def test_example_panel_rejects_too_many_units():
     with pytest.raises(ValueError, match="n_units"):
-        pl.example_panel(13, codes="iso3")
+        example_panel(13, codes="iso3")
 
 
 # --------------------------------------------------------------------------- reading
@@ -52,7 +55,7 @@ def test_example_panel_rejects_too_many_units():
 def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
     path = tmp_path / f"p.{ext}"
     {"csv": panel.to_csv, "xlsx": panel.to_excel, "parquet": panel.to_parquet}[ext](path, index=False)
-    back = pl.read_panel(path)
+    back = nio.read_panel(path)
     assert back.attrs["unit"] == "region_code" and back.attrs["time"] == "year"
     # codes come back as 6-digit strings even though CSV and Excel store them as numbers
     assert set(back["region_code"]) == set(panel["region_code"])
@@ -62,7 +65,7 @@ def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
 def test_read_panel_authors_layout():
     from nqpf_helpers.data import fetch
 
-    df = pl.read_panel(fetch("nqpf/Test_Data.xlsx"), layout="authors")
+    df = nio.read_panel(fetch("nqpf/Test_Data.xlsx"), layout="authors")
     assert list(df.columns) == ["region_code", "year", "gtfp"]
     assert df["region_code"].str.fullmatch(r"\d{6}").all()
     assert df["region_code"].nunique() == 31
@@ -73,18 +76,18 @@ def test_read_panel_sheet_by_name_and_position(tmp_path, panel):
     with pd.ExcelWriter(path) as xl:
         pd.DataFrame({"note": ["cover"]}).to_excel(xl, sheet_name="cover", index=False)
         panel.to_excel(xl, sheet_name="data", index=False)
-    assert len(pl.read_panel(path, sheet="data")) == len(panel)
-    assert len(pl.read_panel(path, sheet="1")) == len(panel)
+    assert len(nio.read_panel(path, sheet="data")) == len(panel)
+    assert len(nio.read_panel(path, sheet="1")) == len(panel)
     with pytest.raises(pl.InputError, match="no sheet named 'Data'.*'cover', 'data'"):
-        pl.read_panel(path, sheet="Data")
+        nio.read_panel(path, sheet="Data")
 
 
 def test_read_panel_guesses_unit_or_asks(tmp_path, panel):
     path = tmp_path / "p.csv"
     panel.rename(columns={"region_code": "area"}).to_csv(path, index=False)
     with pytest.raises(pl.InputError, match="--unit"):
-        pl.read_panel(path)
-    assert pl.read_panel(path, unit="area").attrs["unit"] == "area"
+        nio.read_panel(path)
+    assert nio.read_panel(path, unit="area").attrs["unit"] == "area"
 
 
 # --------------------------------------------------------------------------- checks
@@ -104,13 +107,13 @@ def test_check_run_panel_training_cutoff_outside_years(panel):
 
 
 def test_check_map_units():
-    assert pl.check_map_units(["110000", "120000"]) == ("china", "province")
-    assert pl.check_map_units(["CHN", "IND"]) == ("iso3", None)
-    assert pl.check_map_units(["north", "south"]) == ("other", None)
+    assert report.check_map_units(["110000", "120000"]) == report.MapUnits("china", "province")
+    assert report.check_map_units(["CHN", "IND"]) == report.MapUnits("iso3")
+    assert report.check_map_units(["north", "south"]) == report.MapUnits("other")
     with pytest.raises(UnknownRegionError, match="990000"):
-        pl.check_map_units(["110000", "990000"])
+        report.check_map_units(["110000", "990000"])
     with pytest.raises(UnknownRegionError, match="mix administrative levels"):
-        pl.check_map_units(["110000", "110101"])
+        report.check_map_units(["110000", "110101"])
 
 
 # --------------------------------------------------------------------------- computing
@@ -183,13 +186,13 @@ def test_run_pipeline_from_a_given_gtfp_column(panel):
 
 # --------------------------------------------------------------------------- writing
 def test_write_report_folder(tmp_path, result):
-    out = pl.write_report(result, tmp_path / "res")
+    out = report.write_report(result, tmp_path / "res")
     names = {p.name for p in out.iterdir()}
     assert {"results.csv", "settings.json", "report.html", "map.html"} <= names
     settings = json.loads((out / "settings.json").read_text())
     assert settings["map"] == "map.html" and settings["protocol"] == "improved"
-    report = (out / "report.html").read_text()
-    assert "data:image/png;base64," in report and 'src="map.html"' in report
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and 'src="map.html"' in page
     assert "https://" not in (out / "map.html").read_text().split("<body")[0]  # assets are local
     assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no temporary folders left
 
@@ -198,9 +201,9 @@ def test_write_report_refuses_existing_folder_unless_overwrite(tmp_path, result)
     out = tmp_path / "res"
     out.mkdir()
     (out / "old.txt").write_text("old")
-    with pytest.raises(pl.OutputError, match="--overwrite"):
-        pl.write_report(result, out, map=False)
-    pl.write_report(result, out, map=False, overwrite=True)
+    with pytest.raises(nio.OutputError, match="--overwrite"):
+        report.write_report(result, out, map=False)
+    report.write_report(result, out, map=False, overwrite=True)
     assert not (out / "old.txt").exists() and (out / "results.csv").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
@@ -210,30 +213,30 @@ def test_write_report_leaves_nothing_on_failure(tmp_path, result, monkeypatch, e
     def boom(*a, **k):
         raise exc
 
-    monkeypatch.setattr(pl, "_trend_png", boom)  # fails after results.csv and the map are written
+    monkeypatch.setattr(report, "_trend_png", boom)  # fails after results.csv and the map are written
     with pytest.raises(type(exc)):
-        pl.write_report(result, tmp_path / "res")
+        report.write_report(result, tmp_path / "res")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_overwrite_keeps_the_previous_folder(tmp_path, result, monkeypatch):
-    out = pl.write_report(result, tmp_path / "res", map=False)
+    out = report.write_report(result, tmp_path / "res", map=False)
     before = (out / "results.csv").read_text()
-    monkeypatch.setattr(pl, "_trend_png", lambda r: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(report, "_trend_png", lambda r, lang: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
-        pl.write_report(result, out, map=False, overwrite=True)
+        report.write_report(result, out, map=False, overwrite=True)
     assert (out / "results.csv").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 
 def test_write_csv_atomically(tmp_path, panel):
-    out = pl.write_csv_atomically(panel, tmp_path / "a" / "b.csv")
+    out = nio.write_csv_atomically(panel, tmp_path / "a" / "b.csv")
     assert len(pd.read_csv(out)) == len(panel)
     assert [p.name for p in out.parent.iterdir()] == ["b.csv"]
 
 
 def test_trend_figure_plots_the_nqpf_median(result):
-    fig = pl.trend_figure(result)
+    fig = plots.trend_figure(result)
     left, right = fig.axes
     assert len(left.lines) >= result.gtfp["region_code"].nunique() + 2
     median = right.lines[0]
