@@ -33,9 +33,11 @@ __all__ = [
     "AUTHORS_COLUMNS",
     "UNIT_CANDIDATES",
     "check_output_path",
+    "csv_encoding",
     "detect_encoding",
     "read_panel",
     "settings_json",
+    "write_csv",
     "write_csv_atomically",
     "write_json_atomically",
 ]
@@ -60,10 +62,17 @@ def detect_encoding(data: bytes | str | os.PathLike[str]) -> str:
 
     1. A UTF-8 byte-order mark gives ``"utf-8-sig"``; a UTF-16 one ``"utf-16"``.
     2. Bytes that decode as UTF-8 give ``"utf-8"`` (plain ASCII included).
-    3. Otherwise ``charset-normalizer`` judges the bytes; any of GB2312, GBK
-       or GB18030 is reported as ``"gb18030"``, which decodes all three (GBK
-       is what Excel on a Chinese Windows machine writes).  Other judgements
-       (e.g. ``"cp1252"``) are returned as they are.
+    3. Bytes that decode as GB18030 with at least 90% of their non-ASCII
+       characters among the common characters of GB2312 give ``"gb18030"``,
+       which decodes GB2312, GBK (what Excel on a Chinese Windows machine
+       writes) and GB18030 alike.
+    4. Otherwise ``charset-normalizer`` judges the bytes; any GB family
+       judgement is again reported as ``"gb18030"``, others (e.g.
+       ``"cp1252"``) as they are.
+
+    The encoding used is recorded (``attrs["encoding"]`` of
+    :func:`read_panel`, ``input_encoding`` in ``settings.json``) and printed
+    by the command line, and ``--encoding`` overrides the rule.
 
     Parameters
     ----------
@@ -97,6 +106,8 @@ def detect_encoding(data: bytes | str | os.PathLike[str]) -> str:
         # a truncated read may cut a multi-byte character at the very end
         if len(raw) == _DETECT_BYTES and err.start >= len(raw) - 3:
             return "utf-8"
+    if _looks_chinese_gb(raw):
+        return "gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
@@ -110,6 +121,29 @@ def detect_encoding(data: bytes | str | os.PathLike[str]) -> str:
     if enc in _GB_FAMILY:
         return "gb18030"
     return codecs.lookup(best.encoding).name
+
+
+def _looks_chinese_gb(raw: bytes) -> bool:
+    # GBK text decodes as GB18030, and its characters are nearly all in the 6,763 common ones
+    # of GB2312 (two bytes >= 0xA1).  Text in a Western code page that happens to decode as
+    # GB18030 pairs an accented letter with an ASCII byte, which gives rare GBK-only characters.
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError as err:
+        if not (len(raw) == _DETECT_BYTES and err.start >= len(raw) - 3):
+            return False
+        text = raw[: err.start].decode("gb18030")
+    wide = [ch for ch in text if ord(ch) > 127]
+    if not wide:
+        return False
+    common = 0
+    for ch in wide:
+        try:
+            ch.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common >= 0.9 * len(wide)
 
 
 def _check_encoding(encoding: str) -> str:
@@ -313,12 +347,33 @@ def check_output_path(out: str | os.PathLike[str], *, overwrite: bool = False) -
     return out
 
 
+def csv_encoding(df: pd.DataFrame) -> str:
+    """The encoding results are written in: UTF-8, with a byte-order mark when the table has non-ASCII text.
+
+    Excel reads a UTF-8 file without the mark in the machine's code page (GBK
+    on a Chinese Windows machine) and garbles Chinese column names and unit
+    names; with the mark it reads them correctly.  pandas and most tools skip
+    the mark.  Pure-ASCII tables are written without it, byte for byte as
+    before.
+    """
+    labels = [str(c) for c in df.columns]
+    for col in df.columns:
+        if df[col].dtype == object:
+            labels.extend(str(v) for v in df[col].dropna().unique())
+    return "utf-8" if all(label.isascii() for label in labels) else "utf-8-sig"
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write ``df`` as CSV without the index, in :func:`csv_encoding`."""
+    df.to_csv(path, index=False, encoding=csv_encoding(df))
+
+
 def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as CSV (UTF-8) through a temporary file beside ``out``, renamed into place at the end."""
+    """Write ``df`` as CSV (:func:`write_csv`) through a temporary file beside ``out``, renamed into place at the end."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with replace_atomically(out) as tmp:
-        df.to_csv(tmp, index=False)
+        write_csv(df, tmp)
     return out
 
 

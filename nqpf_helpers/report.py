@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from nqpf_helpers._files import give_default_permissions
 from nqpf_helpers.i18n import text
-from nqpf_helpers.io import check_output_path, settings_json
+from nqpf_helpers.io import check_output_path, settings_json, write_csv
 from nqpf_helpers.validate import format_list
 
 if TYPE_CHECKING:
@@ -313,7 +313,8 @@ def write_report(
 ) -> Path:
     """Write the results folder atomically.
 
-    The folder holds ``results.csv`` (:attr:`PipelineResult.results`, UTF-8),
+    The folder holds ``results.csv`` (:attr:`PipelineResult.results`, UTF-8 with a
+    byte-order mark when it holds Chinese text, so that Excel reads it),
     ``settings.json``, ``report.html`` (standalone: the figure is embedded)
     and, when the units are Chinese codes or names of one level or ISO3 codes
     and ``map`` is True, ``map.html`` with its JavaScript/CSS beside it.
@@ -356,7 +357,7 @@ def write_report(
     old: Path | None = None
     try:
         give_default_permissions(tmp, directory=True)
-        result.results.to_csv(tmp / "results.csv", index=False)
+        write_csv(result.results, tmp / "results.csv")
         settings = dict(result.settings)
         map_file, note = (None, t["no_map_flag"])
         if map:
