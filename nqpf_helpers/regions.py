@@ -731,6 +731,8 @@ _PROVINCE_LATIN = {
     "110000": ("peking",), "150000": ("neimongol", "neimonggol", "neimenggu", "innermongolia"),
     "540000": ("xizang",), "610000": ("shaanxi",), "140000": ("shanxi",),
 }
+# Cities whose usual English name is not their pinyin.
+_CITY_LATIN = {"230100": ("harbin",), "650100": ("urumqi", "urumchi"), "150100": ("hohhot",)}
 # Words of official English and pinyin names that say what kind of unit it is.
 _LATIN_GENERIC = {
     "province", "provincial", "municipality", "city", "autonomous", "region", "prefecture", "sar",
@@ -785,7 +787,7 @@ def _name_index(level: str) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
             stem = _proper_name(zh)
             pinyin = _to_pinyin(zh)
             labels[code] = f"{zh} {pinyin if isinstance(pinyin, str) else ''} ({code})".replace("  ", " ")
-            for form in (zh, stem, pinyin):
+            for form in (zh, stem, pinyin, *_CITY_LATIN.get(code, ())):
                 add(_name_key(form) if isinstance(form, str) else None, code)
     return {k: frozenset(v) for k, v in keys.items()}, labels
 
