@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nqpf_helpers._files import give_default_permissions
+from nqpf_helpers.fonts import cjk_font_subset
 from nqpf_helpers.i18n import text
 from nqpf_helpers.io import check_output_path, settings_json, write_csv
 from nqpf_helpers.validate import format_list
@@ -229,6 +230,7 @@ def render_report(
     map_note: str,
     lang: str = "en",
     settings: dict[str, Any] | None = None,
+    embed_font: bool = True,
 ) -> str:
     """The HTML text of ``report.html``.
 
@@ -244,6 +246,12 @@ def render_report(
         ``"en"`` or ``"zh"`` (:data:`nqpf_helpers.i18n.LANGS`).
     settings
         Settings to list (default ``result.settings``).
+    embed_font
+        Embed the glyphs of the page's non-ASCII characters, cut from the
+        packaged Noto Sans CJK SC (:func:`nqpf_helpers.fonts.cjk_font_subset`),
+        first in the page's font list (it holds no ASCII glyphs, so Latin text
+        keeps the reader's sans-serif).  Browsers do not reliably fall back to a
+        web font listed after system fonts, hence first.
 
     Returns
     -------
@@ -299,7 +307,11 @@ def render_report(
         "n_label_columns": label_columns,
         "settings": [(k, _show(v)) for k, v in s.items()],
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    template = _environment().get_template("report.html.j2")
+    # Chinese text (the zh report, or Chinese unit and column names) comes with the glyphs it
+    # needs, so that the page reads on a machine without a Chinese system font.
+    glyphs = cjk_font_subset(template.render(**context, embedded_font=None)) if embed_font else None
+    return template.render(**context, embedded_font=base64.b64encode(glyphs).decode("ascii") if glyphs else None)
 
 
 # --------------------------------------------------------------------------- the folder
