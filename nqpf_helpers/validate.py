@@ -278,6 +278,7 @@ def find_unit_slips(
                     d_unit, unit_median = d_col, float("nan")
                 value = float(g["v"].iloc[i])
                 year = g["t"].iloc[i]
+                year = year.item() if isinstance(year, np.generic) else year
                 message = (
                     f"{col!r} of {u!r} in {year}: {value:.4g} is {10 ** abs(d_unit):.1e} times "
                     f"{'larger' if d_unit > 0 else 'smaller'} than the unit's other years (median "

@@ -244,3 +244,55 @@ def test_trend_figure_plots_the_nqpf_median(result):
     expected = test.groupby("year")["nqpf"].median()
     np.testing.assert_allclose(median.get_xdata(), expected.index)
     np.testing.assert_allclose(median.get_ydata(), expected.to_numpy())
+
+
+# --------------------------------------------------------------------------- unit slips and names
+GTMP_SBM = dict(
+    inputs=["规模以上工业企业平均用工人数（万人）", "规模以上工业企业固定资产净值（亿元）", "能源投入（万吨标准煤）"],
+    good=["工业增加值(亿元)"], bad=["工业废水排放量（万吨）", "工业固体废弃物排放量（万吨）"],
+)
+
+
+def test_find_unit_slips_names_the_cell_and_the_slip(panel):
+    from nqpf_helpers.validate import find_unit_slips
+
+    cols = SBM["inputs"] + SBM["good"] + SBM["bad"]
+    assert find_unit_slips(panel, unit="region_code", time="year", columns=cols).empty
+    bad = panel.copy()
+    row = bad.index[(bad["region_code"] == "120000") & (bad["year"] == 2005)][0]
+    bad.loc[row, "gdp"] *= 1e8  # yuan instead of 1e8 yuan
+    bad.loc[bad.index[-1], "so2"] = 1e300
+    bad.loc[bad.index[3], "labour"] /= 1e4
+    found = find_unit_slips(bad, unit="region_code", time="year", columns=cols)
+    assert len(found) == 3
+    gdp = found[found["column"] == "gdp"].iloc[0]
+    assert (gdp["unit"], gdp["time"]) == ("120000", 2005) and 0.5e8 < gdp["ratio"] < 2e8
+    assert "'gdp' of '120000' in 2005" in gdp["message"] and "1e8 yuan (亿元)" in gdp["message"]
+    assert "not a plausible value" in found[found["column"] == "so2"].iloc[0]["message"]
+    assert "reverse slip" in found[found["column"] == "labour"].iloc[0]["message"]
+
+
+def test_no_slips_flagged_in_the_real_yearbook_panel():
+    from nqpf_helpers.data import fetch
+    from nqpf_helpers.validate import find_unit_slips
+
+    gtmp = pd.read_csv(fetch("china/GTMP.csv"), encoding="utf-8-sig")
+    cols = GTMP_SBM["inputs"] + GTMP_SBM["good"] + GTMP_SBM["bad"]
+    assert find_unit_slips(gtmp, unit="地区", time="年份", columns=cols).empty
+
+
+def test_run_pipeline_on_named_provinces_with_a_slip(panel):
+    from nqpf_helpers.errors import UnitSlipWarning
+    from nqpf_helpers.regions import province_table
+
+    names = province_table().set_index("province_code")["name_zh"].str.replace("省", "")
+    named = panel.assign(region_code=panel["region_code"].map(names)).rename(columns={"region_code": "省份"})
+    row = named.index[(named["省份"] == "天津市") & (named["year"] == 2005)][0]
+    named.loc[row, "gdp"] *= 1e8
+    with pytest.warns(UnitSlipWarning, match=r"'gdp' of '天津市' in 2005"):
+        res = pl.run_pipeline(named, unit="省份", **SBM, seeds=1, epochs=5)
+    assert res.results["省份"].unique().tolist() == sorted(names[panel["region_code"].unique()])
+    assert res.results.columns[:3].tolist() == ["省份", "region_code", "year"]
+    assert set(res.results["region_code"]) == set(panel["region_code"])
+    assert res.settings["region_codes"] == "matched from province names"
+    assert len(res.settings["data_warnings"]) == 1 and "天津市" in res.settings["data_warnings"][0]
