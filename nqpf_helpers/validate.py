@@ -246,8 +246,10 @@ def find_unit_slips(
     pandas.DataFrame
         One row per flagged cell: ``unit``, ``time``, ``column``, ``value``,
         ``unit_median`` (the unit's other years), ``column_median``,
-        ``ratio`` (value / unit median) and ``message`` naming the cell and
-        the likely slip.  Empty when nothing is flagged.
+        ``ratio`` (value / geometric mean of the neighbouring years, the
+        size of the slip) and ``message`` naming the cell and the likely
+        slip (e.g. yuan entered where the column is in 1e8 yuan, a ratio near
+        1e8).  Empty when nothing is flagged.
     """
     if not factor > 1:
         raise ValueError(f"factor must be > 1, got {factor!r}.")
@@ -262,6 +264,7 @@ def find_unit_slips(
         col_median = float(np.nanmedian(logs))
         frame = pd.DataFrame({"u": panel[unit].to_numpy(), "t": panel[time].to_numpy(), "x": logs, "v": values})
         for u, g in frame.groupby("u", sort=False):
+            g = g.sort_values("t", kind="stable")
             x = g["x"].to_numpy()
             for i in np.flatnonzero(np.isfinite(x)):
                 others = np.delete(x, i)
@@ -276,6 +279,10 @@ def find_unit_slips(
                     unit_median = float(10 ** np.median(others))
                 else:
                     d_unit, unit_median = d_col, float("nan")
+                # The slip's size is read against the neighbouring years (growth over a long panel
+                # moves the unit's median away from any one year); the median decides whether to flag.
+                near = [x[j] for j in (i - 1, i + 1) if 0 <= j < len(x) and np.isfinite(x[j])]
+                d_near = x[i] - float(np.mean(near)) if near else d_unit
                 value = float(g["v"].iloc[i])
                 year = g["t"].iloc[i]
                 year = year.item() if isinstance(year, np.generic) else year
@@ -283,11 +290,12 @@ def find_unit_slips(
                     f"{col!r} of {u!r} in {year}: {value:.4g} is {10 ** abs(d_unit):.1e} times "
                     f"{'larger' if d_unit > 0 else 'smaller'} than the unit's other years (median "
                     f"{unit_median:.4g}) and {10 ** abs(d_col):.1e} times the column's median "
-                    f"({10 ** col_median:.4g}); {_likely_slip(d_unit)} Check this cell: one such value "
+                    f"({10 ** col_median:.4g}), about {10 ** abs(d_near):.1e} times its neighbouring years; "
+                    f"{_likely_slip(d_near)} Check this cell: one such value "
                     "moves every unit's efficiency score."
                 )
                 rows.append({"unit": u, "time": year, "column": col, "value": value, "unit_median": unit_median,
-                             "column_median": float(10 ** col_median), "ratio": float(10 ** d_unit),
+                             "column_median": float(10 ** col_median), "ratio": float(10 ** d_near),
                              "message": message})
     return pd.DataFrame(rows, columns=["unit", "time", "column", "value", "unit_median", "column_median",
                                        "ratio", "message"])
