@@ -36,6 +36,11 @@ TEXT: dict[str, dict[str, str]] = {
         "h_units": "Units after the training years",
         "h_units_last": "Units after the training years (last year {year})",
         "h_warnings": "Warnings about the data",
+        "warnings_intro": (
+            "These cells are at least 1,000 times larger or smaller than both their unit's other years and "
+            "their column's median: possibly a slip of units. The results below include them as they are; "
+            "check them in the input file."
+        ),
         "h_settings": "Settings",
         "setting": "setting",
         "value": "value",
@@ -99,6 +104,10 @@ TEXT: dict[str, dict[str, str]] = {
         "h_units": "训练期之后的各单元",
         "h_units_last": "训练期之后的各单元（最后一年为 {year} 年）",
         "h_warnings": "数据提示",
+        "warnings_intro": (
+            "以下单元格的数值与同一单元其他年份及该列中位数均相差 1000 倍以上，可能是单位录入错误"
+            "（例如以元代替亿元）。下列结果按原值计算，请在输入文件中核对（明细为英文）。"
+        ),
         "h_settings": "全部设置",
         "setting": "设置项",
         "value": "取值",
