@@ -21,10 +21,9 @@ import traceback
 import warnings
 from pathlib import Path
 
-from . import data
+from . import data, report
 from . import io as nio
 from . import pipeline as pl
-from . import report
 from .errors import InputError, OutputError, UnitSlipWarning
 from .i18n import LANGS
 
@@ -95,7 +94,9 @@ def _read(args: argparse.Namespace):
     panel = nio.read_panel(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout,
                            encoding=args.encoding)
     args.used_encoding = panel.attrs.get("encoding")
-    if args.used_encoding is not None:
+    # UTF-8 (with or without BOM) is the norm and goes unmentioned; anything else is said, since a wrong
+    # guess would garble names (settings.json records the encoding either way).
+    if args.used_encoding is not None and (args.encoding or args.used_encoding not in ("utf-8", "utf-8-sig")):
         how = "as given by --encoding" if args.encoding else "detected"
         print(f"nqpf: read {Path(args.panel).name} as {args.used_encoding} ({how})", file=sys.stderr)
     return panel, panel.attrs["unit"], panel.attrs["time"]

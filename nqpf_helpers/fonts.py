@@ -16,8 +16,8 @@ not need a system font.
 
 from __future__ import annotations
 
-from functools import lru_cache
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["CJK_FAMILY", "cjk_font_path", "cjk_font_subset", "use_chinese_fonts"]

@@ -856,4 +856,6 @@ def trend_figure(result: object, *, lang: str = "en") -> Figure:
     ax2.set_title(words["fig_right"])
     ax2.set_xlabel(t)
     ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):  # years are whole numbers, however few there are
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig

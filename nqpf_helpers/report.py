@@ -138,7 +138,7 @@ def check_map_units(units: Sequence[object]) -> MapUnits:
 
 
 # --------------------------------------------------------------------------- pieces
-def _trend_png(result: "PipelineResult", lang: str) -> bytes:
+def _trend_png(result: PipelineResult, lang: str) -> bytes:
     from nqpf_helpers.plots import trend_figure
 
     fig = trend_figure(result, lang=lang)
@@ -147,7 +147,7 @@ def _trend_png(result: "PipelineResult", lang: str) -> bytes:
     return buf.getvalue()
 
 
-def _map_html(result: "PipelineResult", folder: Path, lang: str) -> tuple[str | None, str]:
+def _map_html(result: PipelineResult, folder: Path, lang: str) -> tuple[str | None, str]:
     """Write ``map.html`` (with its assets) into ``folder`` when the units can be mapped."""
     t = text(lang)
     units = check_map_units(list(result.results[result.unit].unique()))
@@ -223,7 +223,7 @@ def _environment():
 
 
 def render_report(
-    result: "PipelineResult",
+    result: PipelineResult,
     *,
     figure_png: bytes,
     map_file: str | None,
@@ -316,7 +316,7 @@ def render_report(
 
 # --------------------------------------------------------------------------- the folder
 def write_report(
-    result: "PipelineResult",
+    result: PipelineResult,
     outdir: str | os.PathLike[str],
     *,
     map: bool = True,

@@ -224,3 +224,15 @@ def test_encoding_option_is_used(tmp_path, capsys):
     assert "read gbk.csv as gbk (as given by --encoding)" in capsys.readouterr().err
     assert cli.main([*argv[:-2], "--encoding", "utf-8", "-o", str(tmp_path / "h.csv")]) == 1
     assert "--encoding" in capsys.readouterr().err and not (tmp_path / "h.csv").exists()
+
+
+def test_a_misspelt_province_stops_before_computing_with_the_closest_names(tmp_path, capsys):
+    frame = pd.read_csv(fetch("china/GTMP.csv"), encoding="utf-8-sig")
+    frame["地区"] = frame["地区"].replace({"黑龙江": "黑龙姜"})
+    path = tmp_path / "typo.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(path), *GTMP_ARGS, "--no-progress", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "'黑龙姜' (closest: 黑龙江省 Heilongjiang (230000)" in err and "--no-map" in err
+    assert not out.exists()

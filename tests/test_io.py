@@ -85,7 +85,7 @@ def test_the_validators_year_fix_works_when_followed():
     with pytest.raises(PanelError) as info:
         validate_panel(df, unit="unit", time="year", values=["x"])
     fix = re.search(r"Convert it with (df\[.*?\)\.astype\(int\))", str(info.value)).group(1)
-    exec(fix, {"df": df})  # the suggestion itself must run
+    exec(fix, {"df": df})  # noqa: S102 - the suggestion itself must run
     assert validate_panel(df, unit="unit", time="year", values=["x"])["year"].tolist() == [2005, 2006]
 
 
