@@ -13,9 +13,15 @@ import pytest
 from nqpf_helpers import io as nio
 from nqpf_helpers.data import fetch
 from nqpf_helpers.errors import InputError
+from nqpf_helpers.synthetic import example_panel
 from nqpf_helpers.validate import PanelError, validate_panel
 
 GDP = "工业增加值(亿元)"
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return example_panel(5, 1998, 2015, codes="china", seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +127,41 @@ def test_western_code_page_is_not_taken_for_chinese():
     enc = nio.detect_encoding(raw)
     assert enc != "gb18030"  # other code pages are charset-normalizer's judgement; --encoding overrides it
     assert raw.decode(enc).splitlines()[0] == "country,city"
+
+
+# --------------------------------------------------------------------------- formats and layouts
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
+def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
+    path = tmp_path / f"p.{ext}"
+    {"csv": panel.to_csv, "xlsx": panel.to_excel, "parquet": panel.to_parquet}[ext](path, index=False)
+    back = nio.read_panel(path)
+    assert back.attrs["unit"] == "region_code" and back.attrs["time"] == "year"
+    # codes come back as 6-digit strings even though CSV and Excel store them as numbers
+    assert set(back["region_code"]) == set(panel["region_code"])
+    pd.testing.assert_frame_equal(back[panel.columns].reset_index(drop=True), panel, check_dtype=False)
+
+
+def test_read_panel_authors_layout():
+    df = nio.read_panel(fetch("nqpf/Test_Data.xlsx"), layout="authors")
+    assert list(df.columns) == ["region_code", "year", "gtfp"]
+    assert df["region_code"].str.fullmatch(r"\d{6}").all()
+    assert df["region_code"].nunique() == 31
+
+
+def test_read_panel_sheet_by_name_and_position(tmp_path, panel):
+    path = tmp_path / "two.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"note": ["cover"]}).to_excel(xl, sheet_name="cover", index=False)
+        panel.to_excel(xl, sheet_name="data", index=False)
+    assert len(nio.read_panel(path, sheet="data")) == len(panel)
+    assert len(nio.read_panel(path, sheet="1")) == len(panel)
+    with pytest.raises(InputError, match="no sheet named 'Data'.*'cover', 'data'"):
+        nio.read_panel(path, sheet="Data")
+
+
+def test_read_panel_guesses_unit_or_asks(tmp_path, panel):
+    path = tmp_path / "p.csv"
+    panel.rename(columns={"region_code": "area"}).to_csv(path, index=False)
+    with pytest.raises(InputError, match="--unit"):
+        nio.read_panel(path)
+    assert nio.read_panel(path, unit="area").attrs["unit"] == "area"

@@ -12,7 +12,6 @@ from nqpf_helpers import io as nio
 from nqpf_helpers import pipeline as pl
 from nqpf_helpers import plots, report
 from nqpf_helpers.synthetic import example_panel
-from nqpf_helpers.regions import UnknownRegionError
 from nqpf_helpers.validate import PanelError
 
 SBM = dict(inputs=["labour", "capital"], good=["gdp"], bad=["so2", "nox", "smoke"])
@@ -50,46 +49,6 @@ def test_example_panel_rejects_too_many_units():
         example_panel(13, codes="iso3")
 
 
-# --------------------------------------------------------------------------- reading
-@pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
-def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
-    path = tmp_path / f"p.{ext}"
-    {"csv": panel.to_csv, "xlsx": panel.to_excel, "parquet": panel.to_parquet}[ext](path, index=False)
-    back = nio.read_panel(path)
-    assert back.attrs["unit"] == "region_code" and back.attrs["time"] == "year"
-    # codes come back as 6-digit strings even though CSV and Excel store them as numbers
-    assert set(back["region_code"]) == set(panel["region_code"])
-    pd.testing.assert_frame_equal(back[panel.columns].reset_index(drop=True), panel, check_dtype=False)
-
-
-def test_read_panel_authors_layout():
-    from nqpf_helpers.data import fetch
-
-    df = nio.read_panel(fetch("nqpf/Test_Data.xlsx"), layout="authors")
-    assert list(df.columns) == ["region_code", "year", "gtfp"]
-    assert df["region_code"].str.fullmatch(r"\d{6}").all()
-    assert df["region_code"].nunique() == 31
-
-
-def test_read_panel_sheet_by_name_and_position(tmp_path, panel):
-    path = tmp_path / "two.xlsx"
-    with pd.ExcelWriter(path) as xl:
-        pd.DataFrame({"note": ["cover"]}).to_excel(xl, sheet_name="cover", index=False)
-        panel.to_excel(xl, sheet_name="data", index=False)
-    assert len(nio.read_panel(path, sheet="data")) == len(panel)
-    assert len(nio.read_panel(path, sheet="1")) == len(panel)
-    with pytest.raises(pl.InputError, match="no sheet named 'Data'.*'cover', 'data'"):
-        nio.read_panel(path, sheet="Data")
-
-
-def test_read_panel_guesses_unit_or_asks(tmp_path, panel):
-    path = tmp_path / "p.csv"
-    panel.rename(columns={"region_code": "area"}).to_csv(path, index=False)
-    with pytest.raises(pl.InputError, match="--unit"):
-        nio.read_panel(path)
-    assert nio.read_panel(path, unit="area").attrs["unit"] == "area"
-
-
 # --------------------------------------------------------------------------- checks
 def test_check_run_panel_accepts_a_good_panel(panel):
     out = pl.check_run_panel(panel.sample(frac=1, random_state=0), unit="region_code", time="year", **SBM)
@@ -104,16 +63,6 @@ def test_check_run_panel_all_zero_bad_output(panel):
 def test_check_run_panel_training_cutoff_outside_years(panel):
     with pytest.raises(PanelError, match="--train-until between 2003 and 2014"):
         pl.check_run_panel(panel, unit="region_code", time="year", **SBM, train_until=2016)
-
-
-def test_check_map_units():
-    assert report.check_map_units(["110000", "120000"]) == report.MapUnits("china", "province")
-    assert report.check_map_units(["CHN", "IND"]) == report.MapUnits("iso3")
-    assert report.check_map_units(["north", "south"]) == report.MapUnits("other")
-    with pytest.raises(UnknownRegionError, match="990000"):
-        report.check_map_units(["110000", "990000"])
-    with pytest.raises(UnknownRegionError, match="mix administrative levels"):
-        report.check_map_units(["110000", "110101"])
 
 
 # --------------------------------------------------------------------------- computing

@@ -195,3 +195,13 @@ def test_check_map_units_for_names():
     with pytest.raises(UnknownRegionError, match=r"'Atlantis'"):
         report.check_map_units(["北京", "天津", "Atlantis"])  # mostly names: the odd one is reported
     assert report.check_map_units(["north", "south", "北京"]) == report.MapUnits("other")  # mostly not names
+
+
+def test_check_map_units():
+    assert report.check_map_units(["110000", "120000"]) == report.MapUnits("china", "province")
+    assert report.check_map_units(["CHN", "IND"]) == report.MapUnits("iso3")
+    assert report.check_map_units(["north", "south"]) == report.MapUnits("other")
+    with pytest.raises(UnknownRegionError, match="990000"):
+        report.check_map_units(["110000", "990000"])
+    with pytest.raises(UnknownRegionError, match="mix administrative levels"):
+        report.check_map_units(["110000", "110101"])
