@@ -11,9 +11,14 @@ Modules, one per concern (the API reference lists every public module):
 - :mod:`nqpf_helpers.convergence` -- catch-up statistics (beta, sigma, leapfrogging, shares);
 - :mod:`nqpf_helpers.quality` -- data-quality checks (structural breaks, frontier ties, in-sample years, seed-band benchmarks);
 - :mod:`nqpf_helpers.transforms` -- bounded transforms of efficiency scores for forecasting;
-- :mod:`nqpf_helpers.pipeline` -- the whole method on a user's own panel (read, check, GTFP, NQPF, report);
 - :mod:`nqpf_helpers.errors` -- the exceptions the package raises on purpose (base :class:`NQPFError`);
 - :mod:`nqpf_helpers.cache` -- a result cache for expensive calls, in the user cache folder;
+- :mod:`nqpf_helpers.io` -- reading a user's panel (CSV in UTF-8 or GBK, Excel, Parquet) and writing files;
+- :mod:`nqpf_helpers.pipeline` -- the whole method on a user's own panel (check, GTFP, NQPF, settings);
+- :mod:`nqpf_helpers.report` -- the results folder: CSV, settings, HTML report (jinja2 template), map;
+- :mod:`nqpf_helpers.i18n` -- the report's words in English and Chinese;
+- :mod:`nqpf_helpers.fonts` -- Chinese text in figures without a system font (packaged Noto Sans CJK SC);
+- :mod:`nqpf_helpers.synthetic` -- a synthetic panel for trying the method;
 - :mod:`nqpf_helpers.cli` -- the ``nqpf`` command.
 
 ``import nqpf_helpers`` is cheap: submodules, and the few names re-exported here

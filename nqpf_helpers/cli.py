@@ -22,11 +22,14 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
-from . import __version__, data
+from . import __version__, data, report
+from . import io as nio
 from . import pipeline as pl
-from .errors import NQPFError, OutputError, UnknownRegionError
+from .errors import InputError, NQPFError, OutputError, UnitSlipWarning, UnknownRegionError
+from .i18n import LANGS
 
 PROTOCOL_NAMES = ["improved", "paper_one_step", "paper_recursive", "released_current", "released_first"]
 """Keys of :data:`nqpf_helpers.forecast.PROTOCOLS`, listed here so that ``--help`` does not import TensorFlow."""
@@ -61,6 +64,7 @@ examples:
   nqpf gtfp panel.xlsx --sheet data --inputs labour,capital --good gdp --bad so2 -o gtfp.csv
   nqpf forecast gtfp.csv --protocol improved --seeds 20 --train-until 2009 -o nqpf.csv
   nqpf run Test_Data.xlsx --layout authors -o results/
+  nqpf run GTMP.csv --unit 地区 --time 年份 --inputs ... --good ... --bad ... --lang zh -o out/
   nqpf fetch
   nqpf export world-panel world.csv
 
@@ -89,33 +93,51 @@ def _input_settings(args: argparse.Namespace, argv: list[str]) -> dict:
         "input_sha256": data.file_sha256(args.panel),
         "sheet": args.sheet,
         "layout": args.layout,
+        "input_encoding": getattr(args, "used_encoding", None),
         "command_line": "nqpf " + shlex.join(argv),
     }
 
 
 def _read(args: argparse.Namespace):
-    panel = pl.read_panel(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout)
+    panel = nio.read_panel(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout,
+                           encoding=args.encoding)
+    args.used_encoding = panel.attrs.get("encoding")
+    # UTF-8 (with or without BOM) is the norm and goes unmentioned; anything else is said, since a wrong
+    # guess would garble names (settings.json records the encoding either way).
+    if args.used_encoding is not None and (args.encoding or args.used_encoding not in ("utf-8", "utf-8-sig")):
+        how = "as given by --encoding" if args.encoding else "detected"
+        print(f"nqpf: read {Path(args.panel).name} as {args.used_encoding} ({how})", file=sys.stderr)
     return panel, panel.attrs["unit"], panel.attrs["time"]
 
 
+def _print_slips(messages: list[str]) -> None:
+    for message in messages:
+        print(f"nqpf: warning: possible unit slip: {message}", file=sys.stderr)
+
+
 def _cmd_gtfp(args: argparse.Namespace, argv: list[str]) -> int:
-    out = pl.check_output_path(args.output, overwrite=args.overwrite)
+    out = nio.check_output_path(args.output, overwrite=args.overwrite)
     panel, unit, time = _read(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitSlipWarning)  # printed once, as a command-line line
+        _print_slips(pl.unit_slips(panel, unit=unit, time=time,
+                                   columns=[c for c in _split(args.inputs) + _split(args.good) + _split(args.bad)
+                                            if c in panel.columns]))
     scores = pl.compute_gtfp(
         panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
         rts=args.rts, frontier=args.frontier, window=args.window, progress=_progress(args),
     )
-    pl.write_csv_atomically(scores, out)
+    nio.write_csv_atomically(scores, out)
     print(f"wrote GTFP for {scores[unit].nunique()} units x {scores[time].nunique()} years to {out}")
     return EXIT_OK
 
 
 def _cmd_forecast(args: argparse.Namespace, argv: list[str]) -> int:
-    out = pl.check_output_path(args.output, overwrite=args.overwrite)
+    out = nio.check_output_path(args.output, overwrite=args.overwrite)
     panel, unit, time = _read(args)
     value = "gtfp" if args.layout == "authors" else args.value
     if value not in panel.columns:
-        raise pl.InputError(
+        raise InputError(
             f"{Path(args.panel).name!r}: GTFP column {value!r} not found; columns are {list(panel.columns)}. "
             "Name it with --value."
         )
@@ -123,25 +145,31 @@ def _cmd_forecast(args: argparse.Namespace, argv: list[str]) -> int:
         panel, unit=unit, time=time, value=value, protocol=args.protocol, seeds=args.seeds,
         train_until=args.train_until, epochs=args.epochs, progress=_progress(args), lags=args.lags,
     )
-    pl.write_csv_atomically(res, out)
+    nio.write_csv_atomically(res, out)
     print(f"wrote growth paths and NQPF for {res[unit].nunique()} units, {res[time].min()}-{res[time].max()}, to {out}")
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    out = pl.check_output_path(args.output, overwrite=args.overwrite)
+    out = nio.check_output_path(args.output, overwrite=args.overwrite)
     panel, unit, time = _read(args)
     if args.map:
-        # fail now, not after the models have run, if the units are meant as region codes but are not
-        pl.check_map_units(list(panel[unit].dropna().unique()))
+        # fail now, not after the models have run, if the units are meant as region codes or names but are not
+        units = report.check_map_units(list(panel[unit].dropna().unique()))
+        if units.codes is not None:
+            print(f"nqpf: matched {len(units.codes)} {units.level} names to administrative codes for the map",
+                  file=sys.stderr)
     gtfp_col = "gtfp" if (args.layout == "authors" and args.gtfp is None) else args.gtfp
-    result = pl.run_pipeline(
-        panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
-        gtfp=gtfp_col, rts=args.rts, frontier=args.frontier, window=args.window, protocol=args.protocol,
-        seeds=args.seeds, train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
-        lags=args.lags, extra_settings=_input_settings(args, argv),
-    )
-    pl.write_report(result, out, map=args.map, overwrite=args.overwrite)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitSlipWarning)  # printed once below, and kept in settings.json
+        result = pl.run_pipeline(
+            panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
+            gtfp=gtfp_col, rts=args.rts, frontier=args.frontier, window=args.window, protocol=args.protocol,
+            seeds=args.seeds, train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
+            lags=args.lags, extra_settings=_input_settings(args, argv),
+        )
+    _print_slips(result.settings.get("data_warnings") or [])
+    report.write_report(result, out, map=args.map, overwrite=args.overwrite, lang=args.lang)
     print(f"wrote results.csv, settings.json and report.html for {result.settings['n_units']} units to {out}")
     return EXIT_OK
 
@@ -159,9 +187,9 @@ def _cmd_fetch(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
-    pl.check_output_path(args.out, overwrite=args.overwrite)
+    nio.check_output_path(args.out, overwrite=args.overwrite)
     table = _EXPORTS[args.table](args)
-    pl.write_csv_atomically(table, Path(args.out))
+    nio.write_csv_atomically(table, Path(args.out))
     print(f"wrote {len(table)} rows to {args.out}")
     return EXIT_OK
 
@@ -177,10 +205,13 @@ def _add_input(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument("panel", help="CSV, Excel (.xlsx) or Parquet file, one row per unit and year")
     g.add_argument("--sheet", help="Excel sheet name or 0-based position (default: the first sheet)")
-    g.add_argument("--unit", help=f"unit column (default: the first of {', '.join(pl.UNIT_CANDIDATES)} found)")
+    g.add_argument("--unit", help=f"unit column (default: the first of {', '.join(nio.UNIT_CANDIDATES)} found)")
     g.add_argument("--time", default="year", help="year column (default: year)")
     g.add_argument("--layout", choices=["long", "authors"], default="long",
                    help="'authors': the authors' Test_Data.xlsx columns ID, years, Variable (GTFP)")
+    g.add_argument("--encoding", default=None,
+                   help="text encoding of a CSV file, e.g. utf-8, utf-8-sig, gbk, gb18030 "
+                        "(default: detected; UTF-8 with or without BOM, or GBK/GB18030 as Excel saves it in China)")
 
 
 def _add_sbm(p: argparse.ArgumentParser, required: bool) -> None:
@@ -268,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_forecast(run)
     _add_output(run, "output folder (created; must not exist unless --overwrite)")
     run.add_argument("--no-map", dest="map", action="store_false", help="do not draw a map")
+    run.add_argument("--lang", choices=list(LANGS), default="en",
+                     help="language of the report's headings, table headers and figure labels: en or zh "
+                          "(numbers and files are the same)")
     run.set_defaults(func=_cmd_run)
 
     fetch = add("fetch", "find or download every registered data file and verify its checksum", "  nqpf fetch")

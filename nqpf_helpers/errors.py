@@ -12,6 +12,7 @@ The messages name the problem and the fix.
 from __future__ import annotations
 
 __all__ = [
+    "UnitSlipWarning",
     "NQPFError",
     "InputError",
     "PanelError",
@@ -76,3 +77,7 @@ class NQPFWarning(UserWarning):
 
 class UnmappedRegionWarning(NQPFWarning):
     """Well-formed codes that cnmaps does not know (abolished or merged units)."""
+
+
+class UnitSlipWarning(NQPFWarning):
+    """A value several orders of magnitude away from its unit's and its column's others (a unit slip?)."""

@@ -1,22 +1,25 @@
-"""The whole method on a user's own panel: read, GTFP, growth path, NQPF, report.
+"""The whole method on a user's own panel: check, GTFP, growth path, NQPF.
 
-This is the Python API behind the ``nqpf gtfp``, ``nqpf forecast`` and
+This is the orchestration behind the ``nqpf gtfp``, ``nqpf forecast`` and
 ``nqpf run`` commands (:mod:`nqpf_helpers.cli` only parses arguments and
 prints errors).  Each step is a function of DataFrames with explicit column
 names:
 
-* :func:`read_panel` reads CSV, Excel or Parquet (including the authors'
-  ``ID`` / ``years`` / ``Variable`` workbook) into a long panel;
 * :func:`check_run_panel` runs every check the later steps would run, before
   any expensive computation;
 * :func:`compute_gtfp` scores every unit-year with the SBM model of
   :mod:`nqpf_helpers.sbm`;
 * :func:`compute_nqpf` fits the LSTM growth paths of
   :mod:`nqpf_helpers.forecast` and takes actual / predicted GTFP;
-* :func:`run_pipeline` chains them and records the settings;
-* :func:`write_report` writes a results folder (CSV, settings JSON, a small
-  standalone HTML report with a trend figure and, where the units are Chinese
-  administrative codes or ISO3 country codes, a map), atomically.
+* :func:`run_pipeline` chains them and records the settings, the data
+  warnings (possible unit slips) and, for units given as Chinese region
+  names, their administrative codes.
+
+Files are read and written by :mod:`nqpf_helpers.io` (``read_panel``,
+``check_output_path``, ``write_csv_atomically``), the results folder with its
+HTML report by :mod:`nqpf_helpers.report` (``write_report``), the report's
+figure is :func:`nqpf_helpers.plots.trend_figure` and a synthetic panel to
+try things on is :func:`nqpf_helpers.synthetic.example_panel`.
 
 Every problem with the input is raised as :class:`InputError` or
 :class:`~nqpf_helpers.errors.PanelError` (both ``ValueError``) with a
@@ -25,310 +28,30 @@ message that names the problem and the fix.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import html
-import io
-import json
-import os
-import re
-import shutil
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from nqpf_helpers._files import give_default_permissions, replace_atomically
-from nqpf_helpers.errors import InputError, OutputError
-from nqpf_helpers.regions import unit_labels
-from nqpf_helpers.validate import PanelError, format_list, validate_panel
+from nqpf_helpers.errors import InputError, OutputError, UnitSlipWarning
+from nqpf_helpers.validate import PanelError, find_unit_slips, validate_panel
 
 __all__ = [
-    "AUTHORS_COLUMNS",
     "InputError",
     "OutputError",
     "PipelineResult",
-    "UNIT_CANDIDATES",
-    "check_map_units",
-    "check_output_path",
     "check_run_panel",
     "compute_gtfp",
     "compute_nqpf",
-    "example_panel",
-    "read_panel",
+    "region_codes_for",
     "run_pipeline",
-    "trend_figure",
-    "unit_kind",
-    "write_csv_atomically",
-    "write_report",
+    "unit_slips",
 ]
-
-
-AUTHORS_COLUMNS = {"ID": "region_code", "years": "year", "Variable": "gtfp"}
-"""Column names of the authors' ``Test_Data.xlsx`` and the names they are given."""
-
-UNIT_CANDIDATES = ("region_code", "iso3", "unit", "ID", "code", "region", "country", "province")
-"""Columns tried, in order, when no unit column is named."""
-
-_READERS = {".csv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
-            ".parquet": "parquet", ".pq": "parquet"}
-_ISO3_RE = re.compile(r"^[A-Z]{3}$")
-_CHINA_RE = re.compile(r"^\d{6}$")
-
-
-# --------------------------------------------------------------------------- reading
-def read_panel(
-    path: str | os.PathLike[str],
-    *,
-    sheet: str | int | None = None,
-    unit: str | None = None,
-    time: str = "year",
-    layout: str = "long",
-) -> pd.DataFrame:
-    """Read a long-format panel from a CSV, Excel or Parquet file.
-
-    Parameters
-    ----------
-    path
-        ``.csv`` / ``.txt`` (comma separated), ``.xlsx`` / ``.xlsm`` / ``.xls``
-        or ``.parquet`` / ``.pq``.
-    sheet
-        Excel sheet name or 0-based position (default: the first sheet).
-        Ignored for other formats.
-    unit
-        Unit identifier column.  ``None`` takes the first of
-        :data:`UNIT_CANDIDATES` present in the file.
-    time
-        Year column.
-    layout
-        ``"long"``: one row per unit and year, named columns.
-        ``"authors"``: the authors' ``Test_Data.xlsx`` layout, columns
-        ``ID``, ``years`` and ``Variable`` (GTFP), renamed to
-        ``region_code``, ``year`` and ``gtfp`` (``unit`` and ``time`` are
-        then ignored).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table with the unit column as strings (whole-number codes as digit
-        strings, so ``110000.0`` becomes ``"110000"``) and ``attrs`` recording
-        ``unit``, ``time`` and ``source``.  Values are not validated here; see
-        :func:`check_run_panel`.
-
-    Raises
-    ------
-    InputError
-        Missing, empty or unreadable file, unknown extension, unknown sheet,
-        missing columns of the chosen layout, or no unit column found.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"input file {str(p)!r} does not exist. Check the path (relative paths start in {os.getcwd()}).")
-    if p.is_dir():
-        raise InputError(f"input {str(p)!r} is a folder, not a file. Give the path of a CSV, Excel or Parquet file.")
-    kind = _READERS.get(p.suffix.lower())
-    if kind is None:
-        raise InputError(
-            f"cannot read {p.name!r}: unknown file type {p.suffix or '(none)'!r}. "
-            f"Save the panel as one of {', '.join(sorted(_READERS))}."
-        )
-    if p.stat().st_size == 0:
-        raise InputError(f"input file {str(p)!r} is empty (0 bytes). Export the panel again; it needs a header row and data rows.")
-    try:
-        if kind == "csv":
-            df = pd.read_csv(p)
-        elif kind == "parquet":
-            df = pd.read_parquet(p)
-        else:
-            with pd.ExcelFile(p) as book:
-                names = book.sheet_names
-                if sheet is None:
-                    sheet = 0
-                if isinstance(sheet, str) and sheet.isdigit() and sheet not in names:
-                    sheet = int(sheet)
-                if isinstance(sheet, int) and not 0 <= sheet < len(names):
-                    raise InputError(
-                        f"{p.name!r} has {len(names)} sheet(s), so sheet position {sheet} does not exist. "
-                        f"Use --sheet with one of {names}."
-                    )
-                if isinstance(sheet, str) and sheet not in names:
-                    raise InputError(
-                        f"{p.name!r} has no sheet named {sheet!r}; its sheets are {names}. "
-                        "Use --sheet with one of these names (or its 0-based position)."
-                    )
-                df = pd.read_excel(book, sheet_name=sheet)
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError as err:
-        raise InputError(f"input file {str(p)!r} has no columns ({err}). It needs a header row and data rows.") from err
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, ImportError) as err:
-        raise InputError(
-            f"cannot read {p.name!r} as {kind}: {type(err).__name__}: {err}. "
-            "Check that the file is not damaged and that its extension matches its content."
-        ) from err
-    df.columns = [str(c).strip() for c in df.columns]
-    if df.empty:
-        raise InputError(f"input file {str(p)!r} has a header but no data rows. Export the panel again with its data.")
-
-    if layout == "authors":
-        missing = [c for c in AUTHORS_COLUMNS if c not in df.columns]
-        if missing:
-            raise InputError(
-                f"{p.name!r} is not in the authors' layout: missing column(s) {missing}; found {list(df.columns)}. "
-                "The authors' layout has columns ID (6-digit code), years and Variable (GTFP); "
-                "for other files use --layout long with --unit/--time."
-            )
-        df = df[list(AUTHORS_COLUMNS)].rename(columns=AUTHORS_COLUMNS)
-        unit, time = "region_code", "year"
-    elif layout != "long":
-        raise InputError(f"unknown layout {layout!r}; use 'long' or 'authors'.")
-    else:
-        if unit is None:
-            unit = next((c for c in UNIT_CANDIDATES if c in df.columns), None)
-            if unit is None:
-                raise InputError(
-                    f"{p.name!r}: no unit column found (looked for {list(UNIT_CANDIDATES)}); columns are "
-                    f"{list(df.columns)}. Name the column that identifies regions/countries with --unit."
-                )
-        for role, col, flag in (("unit", unit, "--unit"), ("year", time, "--time")):
-            if col not in df.columns:
-                raise InputError(
-                    f"{p.name!r}: {role} column {col!r} not found; columns are {list(df.columns)}. "
-                    f"Name the right column with {flag}."
-                )
-    df[unit] = unit_labels(df[unit])
-    df.attrs = {"unit": unit, "time": time, "source": str(p)}
-    return df
-
-
-_EXAMPLE_ISO3 = ("CHN", "IND", "JPN", "KOR", "VNM", "THA", "IDN", "MYS", "PHL", "PAK", "BGD", "LKA")
-
-
-def example_panel(
-    n_units: int = 8, start: int = 1995, end: int = 2017, *, codes: str = "china", seed: int = 0
-) -> pd.DataFrame:
-    """A small synthetic panel with SBM inputs and outputs, for trying the pipeline.
-
-    Each unit has labour and capital growing at its own rates, GDP from a
-    Cobb-Douglas technology whose productivity follows a random walk with
-    drift, and three emissions (``so2``, ``nox``, ``smoke``) proportional to
-    GDP with intensities that fall at unit-specific rates.  Nothing in it is
-    real data.
-
-    Parameters
-    ----------
-    n_units
-        Number of units (at most 31 for ``codes="china"``, 12 for ``"iso3"``).
-    start, end
-        First and last year (inclusive).
-    codes
-        ``"china"``: 6-digit province codes in column ``region_code``;
-        ``"iso3"``: country codes in column ``iso3``; ``"names"``: labels
-        ``unit01``, ... in column ``unit``.
-    seed
-        Random seed.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns unit, ``year``, ``labour``, ``capital``, ``gdp``, ``so2``,
-        ``nox``, ``smoke``: a balanced panel, all values > 0.
-    """
-    if codes == "china":
-        from nqpf_helpers.regions import province_table
-
-        pool, col = list(province_table()["province_code"]), "region_code"
-    elif codes == "iso3":
-        pool, col = list(_EXAMPLE_ISO3), "iso3"
-    elif codes == "names":
-        pool, col = [f"unit{i + 1:02d}" for i in range(max(n_units, 1))], "unit"
-    else:
-        raise ValueError(f"codes must be 'china', 'iso3' or 'names', got {codes!r}.")
-    if not 1 <= n_units <= len(pool):
-        raise ValueError(f"n_units must be between 1 and {len(pool)} for codes={codes!r}, got {n_units}.")
-    if end < start:
-        raise ValueError(f"end ({end}) is before start ({start}).")
-    rng = np.random.default_rng(seed)
-    years = np.arange(start, end + 1)
-    t = years - start
-    frames = []
-    for u in pool[:n_units]:
-        labour = rng.uniform(5, 60) * np.exp(rng.uniform(-0.005, 0.02) * t + rng.normal(0, 0.01, t.size))
-        capital = rng.uniform(20, 400) * np.exp(rng.uniform(0.04, 0.11) * t + rng.normal(0, 0.02, t.size))
-        tfp = np.exp(np.cumsum(rng.normal(rng.uniform(-0.005, 0.02), 0.03, t.size)))
-        gdp = rng.uniform(0.5, 2.0) * tfp * capital**0.4 * labour**0.6
-        frame = {col: u, "year": years, "labour": labour, "capital": capital, "gdp": gdp}
-        for gas in ("so2", "nox", "smoke"):
-            intensity = rng.uniform(0.5, 3.0) * np.exp(-rng.uniform(0.0, 0.08) * t)
-            frame[gas] = gdp * intensity * np.exp(rng.normal(0, 0.05, t.size))
-        frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True)
-
-
-# --------------------------------------------------------------------------- checks
-def unit_kind(units: Sequence[object]) -> str:
-    """What the unit labels look like, to decide which map to draw.
-
-    Returns
-    -------
-    str
-        ``"china"`` when most labels are 6-digit numbers (Chinese
-        administrative codes; :func:`check_map_units` then insists that all
-        are valid), ``"iso3"`` when all are three capital letters, else
-        ``"other"`` (no map).
-    """
-    labels = [str(u) for u in units]
-    if not labels:
-        return "other"
-    six = sum(bool(_CHINA_RE.match(u)) for u in labels)
-    if six and 2 * six >= len(labels):
-        return "china"
-    if all(_ISO3_RE.match(u) for u in labels):
-        return "iso3"
-    return "other"
-
-
-def check_map_units(units: Sequence[object]) -> tuple[str, str | None]:
-    """Check that units meant as Chinese codes can be mapped, before any computing.
-
-    Parameters
-    ----------
-    units
-        Unit labels.
-
-    Returns
-    -------
-    kind, level
-        :func:`unit_kind` and, for Chinese codes, their administrative level.
-
-    Raises
-    ------
-    nqpf_helpers.regions.UnknownRegionError
-        Some labels are not 6-digit codes of the 31 mainland provinces, or the
-        codes mix administrative levels.
-    """
-    kind = unit_kind(units)
-    if kind != "china":
-        return kind, None
-    from nqpf_helpers import regions
-
-    with warnings.catch_warnings():
-        # abolished but well-formed codes are simply not drawn; the map lists them
-        warnings.simplefilter("ignore", regions.UnmappedRegionWarning)
-        codes = regions.check_codes(list(dict.fromkeys(units)))
-    levels = sorted({regions.region_level(c) for c in codes})
-    if len(levels) != 1:
-        raise regions.UnknownRegionError(
-            f"the units mix administrative levels ({', '.join(levels)}), and a map shows one level. "
-            "Run one level at a time."
-        )
-    return kind, levels[0]
 
 
 def _names(cols: Sequence[str] | None) -> list[str]:
@@ -678,13 +401,21 @@ def run_pipeline(
     Returns
     -------
     PipelineResult
+        When the units are Chinese province or city names
+        (:func:`region_codes_for`), ``results`` gains a ``region_code``
+        column beside the user's names.  ``settings["data_warnings"]`` lists
+        possible unit slips (:func:`unit_slips`), which are also issued as
+        :class:`~nqpf_helpers.errors.UnitSlipWarning`.
     """
     from nqpf_helpers import forecast as fc
 
     spec = _protocol_spec(protocol, train_until, lags)
     cut = spec.train_until if spec.split == "until_year" else None
-    check_run_panel(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad, gtfp=gtfp, train_until=cut,
-                    lags=spec.lags)
+    clean = check_run_panel(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad, gtfp=gtfp,
+                            train_until=cut, lags=spec.lags)
+    checked = _names(inputs) + _names(good) + _names(bad) if gtfp is None else [gtfp]
+    slips = unit_slips(clean, unit=unit, time=time, columns=checked)
+    level, codes = region_codes_for(list(clean[unit].unique()))
     if gtfp is None:
         g = compute_gtfp(panel, unit=unit, time=time, inputs=inputs, good=good, bad=bad,
                          rts=rts, frontier=frontier, window=window, progress=progress)
@@ -694,6 +425,9 @@ def run_pipeline(
     n = compute_nqpf(g, unit=unit, time=time, value="gtfp", protocol=protocol, seeds=seeds,
                      train_until=train_until, epochs=epochs, progress=progress, lags=lags)
     results = g.merge(n.drop(columns=["actual"]), on=[unit, time], how="left")
+    if codes is not None and "region_code" not in results.columns:
+        # the user's names stay the unit column; the codes make the map and joins possible
+        results.insert(results.columns.get_loc(unit) + 1, "region_code", results[unit].map(codes))
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     settings = {
         "package": "nqpf-helpers",
@@ -716,233 +450,65 @@ def run_pipeline(
         "epochs": epochs if epochs is not None else fc.TrainConfig().epochs,
         "n_units": int(g[unit].nunique()),
         "years": [int(g[time].min()), int(g[time].max())],
+        "region_codes": f"matched from {level} names" if codes is not None else None,
+        "data_warnings": slips,
         **(extra_settings or {}),
     }
     return PipelineResult(gtfp=g, nqpf=n, results=results, settings=settings, unit=unit, time=time)
 
 
-# --------------------------------------------------------------------------- writing
-def check_output_path(out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Check, before computing anything, that ``out`` can be created.
-
-    Raises
-    ------
-    OutputError
-        The parent is missing, is not a folder or is not writable, or ``out``
-        exists and ``overwrite`` is False.
-    """
-    out = Path(out)
-    parent = out.absolute().parent
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise OutputError(
-            f"cannot write {str(out)!r}: {str(probe)!r} is a file, not a folder. Choose an output path inside a folder."
-        )
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(
-            f"cannot write {str(out)!r}: the folder {str(probe)!r} is not writable by you. "
-            "Choose another output location (e.g. in your home folder) or fix the folder's permissions."
-        )
-    if out.exists() and not overwrite:
-        raise OutputError(f"{str(out)!r} already exists. Choose a new output path, or pass --overwrite to replace it.")
-    return out
 
 
-def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as CSV through a temporary file beside ``out``, renamed into place at the end."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with replace_atomically(out) as tmp:
-        df.to_csv(tmp, index=False)
-    return out
+# --------------------------------------------------------------------------- data checks
+def unit_slips(
+    panel: pd.DataFrame, *, unit: str, time: str, columns: Sequence[str], factor: float = 1e3
+) -> list[str]:
+    """Warn about possible unit slips and return the messages (for ``settings.json``).
 
-
-def trend_figure(result: PipelineResult) -> "matplotlib.figure.Figure":
-    """The report's trend figure: GTFP with its growth path, and the spread of NQPF by year.
-
-    Parameters
-    ----------
-    result
-        From :func:`run_pipeline`.
+    Each cell flagged by :func:`nqpf_helpers.validate.find_unit_slips` (at
+    least ``factor`` times away from both its unit's other years and its
+    column's median) is issued as a
+    :class:`~nqpf_helpers.errors.UnitSlipWarning` naming the unit, year,
+    column and the likely slip.  Nothing is changed or dropped: a slip is
+    for the user to fix, and a real outlier is for the user to keep.
 
     Returns
     -------
-    matplotlib.figure.Figure
-        Left: every unit's GTFP (grey), the mean over units and the mean
-        growth path, with the end of the training years marked.  Right: the
-        median and 10th-90th percentiles of NQPF over units after the
-        training years.
+    list of str
+        One message per flagged cell (empty when none).
     """
-    # A Figure object rather than pyplot: no global state, no GUI backend needed.
-    from matplotlib.figure import Figure
-
-    t, u = result.time, result.unit
-    n = result.nqpf
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    for _, g in result.gtfp.groupby(u):
-        ax1.plot(g[t], g["gtfp"], color="0.75", lw=0.8)
-    mean_act = n.groupby(t)[["actual", "predicted"]].mean()
-    ax1.plot(result.gtfp.groupby(t)["gtfp"].mean(), color="C0", lw=2, label="actual GTFP (mean)")
-    ax1.plot(mean_act.index, mean_act["predicted"], color="C1", lw=2, ls="--", label="growth path (mean)")
-    ax1.set_title("GTFP: units (grey), mean and growth path")
-    ax1.set_xlabel(t)
-    ax1.legend(fontsize=8)
-    test = n[n["split"] == "test"]
-    q = test.groupby(t)["nqpf"].quantile([0.1, 0.5, 0.9]).unstack()
-    ax2.fill_between(q.index, q[0.1], q[0.9], color="C2", alpha=0.25, label="10th-90th percentile")
-    ax2.plot(q.index, q[0.5], color="C2", lw=2, label="median")
-    ax2.axhline(1.0, color="k", lw=0.8)
-    cut = result.settings.get("train_until")
-    if cut is not None:
-        ax1.axvline(cut + 0.5, color="0.4", lw=0.8, ls=":")
-        ax1.annotate("training ends", (cut + 0.5, 1), xycoords=("data", "axes fraction"), fontsize=8,
-                     ha="right", va="top", rotation=90)
-    ax2.set_title("NQPF after the training years")
-    ax2.set_xlabel(t)
-    ax2.legend(fontsize=8)
-    return fig
+    found = find_unit_slips(panel, unit=unit, time=time, columns=list(columns), factor=factor)
+    messages = found["message"].tolist()
+    for message in messages:
+        warnings.warn(message, UnitSlipWarning, stacklevel=2)
+    return messages
 
 
-def _trend_png(result: PipelineResult) -> bytes:
-    fig = trend_figure(result)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
-
-
-def _map_html(result: PipelineResult, folder: Path) -> tuple[str | None, str]:
-    """Write ``map.html`` (with its assets) into ``folder`` when the units can be mapped."""
-    kind, level = check_map_units(list(result.results[result.unit].unique()))
-    if kind == "other":
-        return None, "no map: the units are neither 6-digit Chinese administrative codes nor ISO3 country codes."
-    test = result.nqpf[result.nqpf["split"] == "test"]
-    last = int(test[result.time].max())
-    frame = test[test[result.time] == last][[result.unit, result.time, "nqpf"]]
-    try:
-        from nqpf_helpers import maps
-    except ImportError:
-        return None, "no map: nqpf_helpers.maps is not available in this installation."
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if kind == "china":
-            m = maps.china_choropleth(frame, value="nqpf", unit=result.unit, time=result.time, level=level)
-        else:
-            m = maps.world_choropleth(frame, value="nqpf", unit=result.unit, time=result.time)
-    maps.save_map(m, folder / "map.html", bundle_assets=True)
-    note = f"NQPF in {last} ({'Chinese regions' if kind == 'china' else 'countries'})."
-    if len(m.unmatched):
-        note += f" Not on the map (no boundary): {format_list(m.unmatched.iloc[:, 0])}."
-    return "map.html", note
-
-
-def _report_html(result: PipelineResult, png: bytes, map_file: str | None, map_note: str) -> str:
-    s = result.settings
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-        for k, v in s.items()
-    )
-    test = result.nqpf[result.nqpf["split"] == "test"]
-    last = int(test[result.time].max()) if not test.empty else None
-    summary = (
-        test.groupby(result.unit)
-        .agg(mean_nqpf=("nqpf", "mean"), last_nqpf=("nqpf", "last"), mean_gtfp=("actual", "mean"))
-        .sort_values("mean_nqpf", ascending=False)
-        .reset_index()
-    )
-    table = summary.to_html(index=False, float_format=lambda x: f"{x:.3f}", border=0, classes="results")
-    img = base64.b64encode(png).decode("ascii")
-    map_block = (
-        f'<p>{html.escape(map_note)} <a href="{map_file}">Open the map</a>.</p>'
-        f'<iframe src="{map_file}" title="map" style="width:100%;height:480px;border:1px solid #ccc"></iframe>'
-        if map_file else f"<p>{html.escape(map_note)}</p>"
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>NQPF report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;font-size:90%}}th,td{{padding:2px 8px;text-align:left;border-bottom:1px solid #ddd}}
-td{{font-variant-numeric:tabular-nums}}img{{max-width:100%}}</style></head>
-<body>
-<h1>NQPF report</h1>
-<p>GTFP ({html.escape(str(s.get("gtfp_source")))}), a growth path per unit from the LSTM protocol
-<code>{html.escape(str(s.get("protocol")))}</code> and NQPF = actual GTFP / predicted GTFP, for
-{s.get("n_units")} units, {s.get("years", ["?", "?"])[0]}-{s.get("years", ["?", "?"])[1]}.
-Full results: <a href="results.csv">results.csv</a>; settings: <a href="settings.json">settings.json</a>.</p>
-<h2>Trends</h2>
-<img alt="GTFP and NQPF trends" src="data:image/png;base64,{img}">
-<h2>Map</h2>
-{map_block}
-<h2>Units after the training years{f" (last year {last})" if last else ""}</h2>
-{table}
-<h2>Settings</h2>
-<table>{rows}</table>
-</body></html>
-"""
-
-
-def write_report(
-    result: PipelineResult, outdir: str | os.PathLike[str], *, map: bool = True, overwrite: bool = False
-) -> Path:
-    """Write the results folder atomically.
-
-    The folder holds ``results.csv`` (:attr:`PipelineResult.results`),
-    ``settings.json``, ``report.html`` (standalone: the figure is embedded)
-    and, when the units are Chinese codes of one level or ISO3 codes and
-    ``map`` is True, ``map.html`` with its JavaScript/CSS beside it.
-    Everything is written into a temporary folder next to ``outdir`` and
-    renamed into place at the end, so a failure or Ctrl-C leaves no partial
-    folder.
+def region_codes_for(units: Sequence[object]) -> tuple[str | None, dict[object, str] | None]:
+    """Administrative codes of units given as Chinese province or city names, if they all are.
 
     Parameters
     ----------
-    result
-        From :func:`run_pipeline`.
-    outdir
-        Folder to create.
-    map
-        Draw the map when the units allow it.
-    overwrite
-        Replace an existing ``outdir``.
+    units
+        Distinct unit labels.
 
     Returns
     -------
-    pathlib.Path
-        ``outdir``.
-
-    Raises
-    ------
-    OutputError
-        ``outdir`` cannot be created (see :func:`check_output_path`).
-    nqpf_helpers.regions.UnknownRegionError
-        6-digit units that are not valid Chinese codes (with ``map=True``).
+    level, codes
+        ``("province" or "city", {name: code})`` when every label is a name
+        that :func:`nqpf_helpers.regions.codes_from_names` matches to exactly
+        one code; ``(None, None)`` otherwise (codes, ISO3 labels, other
+        labels, or names of which some do not match: the map check reports
+        those).
     """
-    out = check_output_path(outdir, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    old: Path | None = None
-    try:
-        give_default_permissions(tmp, directory=True)
-        result.results.to_csv(tmp / "results.csv", index=False)
-        settings = dict(result.settings)
-        map_file, note = (None, "no map (--no-map).")
-        if map:
-            map_file, note = _map_html(result, tmp)
-        settings["map"] = map_file
-        (tmp / "settings.json").write_text(json.dumps(settings, indent=2, default=str) + "\n", encoding="utf-8")
-        (tmp / "report.html").write_text(_report_html(result, _trend_png(result), map_file, note), encoding="utf-8")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-            os.replace(out, old / "previous")
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None and not out.exists():
-            os.replace(old / "previous", out)
-        raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return out
+    labels = [u for u in units if isinstance(u, str)]
+    if not labels or len(labels) != len(units) or any(u.strip().isdigit() for u in labels):
+        return None, None
+    if all(len(u) == 3 and u.isascii() and u.isupper() for u in labels):  # ISO3 country codes
+        return None, None
+    from nqpf_helpers import regions
+
+    level, found, problems = regions.match_region_names(labels)
+    if level is None or problems:
+        return None, None
+    return level, found

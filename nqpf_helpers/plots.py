@@ -43,7 +43,10 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .fonts import use_chinese_fonts
 from .validate import PanelError, format_list, require_columns
+
+use_chinese_fonts()  # Chinese names and labels render with the packaged fallback font
 
 __all__ = [
     "DISPERSION_MEASURES",
@@ -58,6 +61,7 @@ __all__ = [
     "seed_band_plot",
     "trend_by_group",
     "trend_by_level",
+    "trend_figure",
 ]
 
 _STATS = ("mean", "median")
@@ -792,4 +796,61 @@ def dispersion_plot(
         _year_axis(ax)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- the report's figure
+def trend_figure(result: object, *, lang: str = "en") -> Figure:
+    """The trend figure of the ``nqpf run`` report: GTFP with its growth path, and NQPF by year.
+
+    Parameters
+    ----------
+    result
+        A :class:`nqpf_helpers.pipeline.PipelineResult` (anything with its
+        attributes ``gtfp``, ``nqpf``, ``unit``, ``time`` and ``settings``).
+    lang
+        Language of the titles and legends, a key of
+        :data:`nqpf_helpers.i18n.TEXT` (``"en"`` or ``"zh"``).  The x-axis is
+        labelled with the data's own time column name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: every unit's GTFP (grey), the mean over units and the mean
+        growth path, with the end of the training years marked.  Right: the
+        median and 10th-90th percentiles of NQPF over units after the
+        training years.
+    """
+    from .i18n import text
+
+    words = text(lang)
+    use_chinese_fonts()  # again, in case a theme reset the font list since import
+    t, u = result.time, result.unit  # type: ignore[attr-defined]
+    gtfp, n = result.gtfp, result.nqpf  # type: ignore[attr-defined]
+    # A Figure object rather than pyplot: no global state, no GUI backend needed.
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    for _, g in gtfp.groupby(u):
+        ax1.plot(g[t], g["gtfp"], color="0.75", lw=0.8)
+    mean_act = n.groupby(t)[["actual", "predicted"]].mean()
+    ax1.plot(gtfp.groupby(t)["gtfp"].mean(), color="C0", lw=2, label=words["fig_actual"])
+    ax1.plot(mean_act.index, mean_act["predicted"], color="C1", lw=2, ls="--", label=words["fig_path"])
+    ax1.set_title(words["fig_left"])
+    ax1.set_xlabel(t)
+    ax1.legend(fontsize=8)
+    test = n[n["split"] == "test"]
+    q = test.groupby(t)["nqpf"].quantile([0.1, 0.5, 0.9]).unstack()
+    ax2.fill_between(q.index, q[0.1], q[0.9], color="C2", alpha=0.25, label=words["fig_band"])
+    ax2.plot(q.index, q[0.5], color="C2", lw=2, label=words["fig_median"])
+    ax2.axhline(1.0, color="k", lw=0.8)
+    cut = result.settings.get("train_until")  # type: ignore[attr-defined]
+    if cut is not None:
+        ax1.axvline(cut + 0.5, color="0.4", lw=0.8, ls=":")
+        ax1.annotate(words["fig_training_ends"], (cut + 0.5, 1), xycoords=("data", "axes fraction"), fontsize=8,
+                     ha="right", va="top", rotation=90)
+    ax2.set_title(words["fig_right"])
+    ax2.set_xlabel(t)
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):  # years are whole numbers, however few there are
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig

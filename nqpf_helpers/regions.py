@@ -61,7 +61,9 @@ __all__ = [
     "boundaries",
     "COASTAL_PROVINCES",
     "check_codes",
+    "codes_from_names",
     "is_coastal",
+    "match_region_names",
     "normalize_code",
     "normalize_codes",
     "unit_labels",
@@ -755,3 +757,194 @@ def _boundaries(level: str) -> "geopandas.GeoDataFrame":
         geometry=shapes,
         crs="EPSG:4326",
     ).sort_values("region_code", ignore_index=True)
+
+
+# ---------------------------------------------------------------------------
+# names -> codes
+# ---------------------------------------------------------------------------
+# Short Chinese names of the provinces (the official name without 省/市/自治区 and the
+# nationality), plus common alternatives.
+_PROVINCE_SHORT_ZH = {
+    "110000": ("北京",), "120000": ("天津",), "130000": ("河北",), "140000": ("山西",),
+    "150000": ("内蒙古", "内蒙"), "210000": ("辽宁",), "220000": ("吉林",), "230000": ("黑龙江",),
+    "310000": ("上海",), "320000": ("江苏",), "330000": ("浙江",), "340000": ("安徽",),
+    "350000": ("福建",), "360000": ("江西",), "370000": ("山东",), "410000": ("河南",),
+    "420000": ("湖北",), "430000": ("湖南",), "440000": ("广东",), "450000": ("广西", "广西壮族"),
+    "460000": ("海南",), "500000": ("重庆",), "510000": ("四川",), "520000": ("贵州",),
+    "530000": ("云南",), "540000": ("西藏",), "610000": ("陕西",), "620000": ("甘肃",),
+    "630000": ("青海",), "640000": ("宁夏", "宁夏回族"), "650000": ("新疆", "新疆维吾尔"),
+}
+# Latin spellings: the English name's letters plus pinyin and postal spellings in use.
+# Shanxi (山西) and Shaanxi (陕西) are different provinces; each spelling means one of them.
+_PROVINCE_LATIN = {
+    "110000": ("peking",), "150000": ("neimongol", "neimonggol", "neimenggu", "innermongolia"),
+    "540000": ("xizang",), "610000": ("shaanxi",), "140000": ("shanxi",),
+}
+# Cities whose usual English name is not their pinyin.
+_CITY_LATIN = {"230100": ("harbin",), "650100": ("urumqi", "urumchi"), "150100": ("hohhot",)}
+# Words of official English and pinyin names that say what kind of unit it is.
+_LATIN_GENERIC = {
+    "province", "provincial", "municipality", "city", "autonomous", "region", "prefecture", "sar",
+    "shi", "sheng", "zizhiqu", "diqu", "meng", "zhou", "of", "the", "china", "pr", "prc",
+    "zhuang", "hui", "uygur", "uyghur", "uighur", "weiwuer", "zhuangzu", "huizu",
+}
+_LATIN_RE = re.compile(r"[a-z]+")
+_NAME_LEVELS = ("province", "city")
+
+
+def _name_key(name: object) -> str | None:
+    """Comparable form of a name: Chinese as written (no blanks), Latin letters without generic words."""
+    import unicodedata
+
+    if not isinstance(name, str):
+        return None
+    text = unicodedata.normalize("NFKC", name).strip()
+    if not text:
+        return None
+    if re.search(r"[\u4e00-\u9fff]", text):
+        return re.sub(r"\s+", "", text)
+    words = [w for w in _LATIN_RE.findall(text.lower().replace("'", "").replace("\u2019", ""))
+             if w not in _LATIN_GENERIC]
+    return "".join(words) or None
+
+
+@lru_cache(maxsize=2)
+def _name_index(level: str) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+    """Keys of every accepted name at a level -> codes, and a label per code for messages."""
+    keys: dict[str, set[str]] = {}
+    labels: dict[str, str] = {}
+
+    def add(key: str | None, code: str) -> None:
+        if key:
+            keys.setdefault(key, set()).add(code)
+
+    for code, zh, en, _, _ in _PROVINCES:
+        if level == "province" or code in MUNICIPALITIES:
+            labels[code] = f"{zh} {en} ({code})"
+            for form in (zh, en, *_PROVINCE_SHORT_ZH[code], *_PROVINCE_LATIN.get(code, ())):
+                add(_name_key(form), code)
+            for short in _PROVINCE_SHORT_ZH[code][:1]:
+                add(short + ("市" if code in MUNICIPALITIES else "省"), code)
+    if level == "city":
+        index = _cnmaps_index()
+        cities = index[(index["level"] == "市") & index["region_code"].str.endswith("00")]
+        for code, zh in zip(cities["region_code"], cities["name_zh"]):
+            if code[:2] + "0000" in MUNICIPALITIES:  # municipalities keep their province code
+                continue
+            if region_level(code) != "city":
+                continue
+            stem = _proper_name(zh)
+            pinyin = _to_pinyin(zh)
+            labels[code] = f"{zh} {pinyin if isinstance(pinyin, str) else ''} ({code})".replace("  ", " ")
+            for form in (zh, stem, pinyin, *_CITY_LATIN.get(code, ())):
+                add(_name_key(form) if isinstance(form, str) else None, code)
+    return {k: frozenset(v) for k, v in keys.items()}, labels
+
+
+def _match_names(names: list[object], level: str) -> tuple[dict[object, str], dict[object, str]]:
+    """Codes of the names that match one unit, and a problem description for the others."""
+    import difflib
+
+    keys, labels = _name_index(level)
+    found: dict[object, str] = {}
+    problems: dict[object, str] = {}
+    for name in names:
+        key = _name_key(name)
+        codes = keys.get(key) if key else None
+        if codes and len(codes) == 1:
+            found[name] = next(iter(codes))
+        elif codes:
+            problems[name] = "could be " + " or ".join(labels[c] for c in sorted(codes))
+        else:
+            close = difflib.get_close_matches(key or "", list(keys), n=4, cutoff=0.6) if key else []
+            near = list(dict.fromkeys(labels[c] for k in close for c in sorted(keys[k])))[:3]
+            problems[name] = "closest: " + "; ".join(near) if near else "no similar name"
+    by_code: dict[str, list[object]] = {}
+    for name, code in found.items():
+        by_code.setdefault(code, []).append(name)
+    for code, same in by_code.items():
+        if len(same) > 1:
+            for name in same:
+                problems[name] = f"{' and '.join(repr(s) for s in same)} name the same unit, {labels[code]}"
+                found.pop(name)
+    return found, problems
+
+
+def codes_from_names(names: Iterable[object], *, level: str | None = None) -> dict[object, str]:
+    """6-digit codes of provinces or prefecture cities given by name.
+
+    Accepted, case and blanks ignored:
+
+    * Chinese names with or without their generic part: 北京 / 北京市,
+      内蒙古 / 内蒙古自治区, 广西 / 广西壮族自治区, 杭州 / 杭州市;
+    * English and pinyin names: Beijing, Inner Mongolia / Nei Mongol /
+      Neimenggu, Tibet / Xizang, Guangxi Zhuang Autonomous Region, Hangzhou,
+      Xi'an.  Shanxi is 山西 (140000) and Shaanxi 陕西 (610000).
+
+    Nothing is guessed: a name that matches no unit or more than one (e.g.
+    the pinyin Suzhou is both 苏州 and 宿州), or two names that mean the same
+    unit, stop with an error listing every such name and its closest matches.
+
+    Parameters
+    ----------
+    names
+        Names as they appear in the data (duplicates are fine).
+    level
+        ``"province"`` or ``"city"``.  ``None`` tries provinces first and
+        takes cities only when the names are not all provinces (so 吉林 is
+        Jilin province in a provincial panel).  At city level the four
+        municipalities keep their province codes (110000, ...), as in the
+        authors' data and :func:`boundaries`.
+
+    Returns
+    -------
+    dict
+        Each distinct name -> its code, in first-seen order.
+
+    Raises
+    ------
+    UnknownRegionError
+        Names that match no unit or several, with the closest matches.
+    ValueError
+        Unknown ``level``.
+    """
+    distinct = list(dict.fromkeys(n for n in names))
+    if level is not None and level not in _NAME_LEVELS:
+        raise ValueError(f"level must be one of {_NAME_LEVELS} or None, got {level!r}.")
+    tried = [level] if level else list(_NAME_LEVELS)
+    best: tuple[str, dict, dict] | None = None
+    for lvl in tried:
+        found, problems = _match_names(distinct, lvl)
+        if not problems:
+            return {n: found[n] for n in distinct}
+        if best is None or len(found) > len(best[1]):
+            best = (lvl, found, problems)
+    lvl, found, problems = best  # type: ignore[misc]
+    listed = "; ".join(f"{n!r} ({why})" for n, why in list(problems.items())[:_MAX_LISTED])
+    more = f" and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+    raise UnknownRegionError(
+        f"{len(problems)} of {len(distinct)} region name(s) cannot be matched to one {lvl} code: {listed}{more}. "
+        "Write each name as a Chinese name (with or without 省/市/自治区) or its English/pinyin name, "
+        "give 6-digit administrative codes instead, or rename these units."
+    )
+
+
+def match_region_names(names: Iterable[object]) -> tuple[str | None, dict[object, str], dict[object, str]]:
+    """Best-effort match of names at province or city level, without raising.
+
+    Returns
+    -------
+    level, found, problems
+        The level where most names matched (``None`` if none did), the names
+        matched to one code there, and a description of why each other name
+        did not match (see :func:`codes_from_names`, which raises instead).
+    """
+    distinct = list(dict.fromkeys(names))
+    best: tuple[str | None, dict, dict] = (None, {}, {n: "no match" for n in distinct})
+    for lvl in _NAME_LEVELS:
+        found, problems = _match_names(distinct, lvl)
+        if len(found) > len(best[1]):
+            best = (lvl, found, problems)
+        if not problems:
+            break
+    return best

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .errors import InputError, PanelError
 
-__all__ = ["format_list", "require_columns", "validate_panel"]  # PanelError is documented in nqpf_helpers.errors
+__all__ = ["find_unit_slips", "format_list", "require_columns", "validate_panel"]  # PanelError is documented in nqpf_helpers.errors
 
 _MAX_LISTED = 8
 
@@ -164,7 +164,8 @@ def validate_panel(
     ):
         raise PanelError(
             f"{name}: column {time!r} must hold whole numbers (years); got dtype {out[time].dtype}. "
-            f"Convert it with df[{time!r}] = df[{time!r}].astype(int)."
+            f"Convert it with df[{time!r}] = df[{time!r}].astype(str).str.extract(r'(\\d{{4}})', "
+            "expand=False).astype(int), which also reads years written as '2005年'."
         )
     out[time] = out[time].astype(int)
 
@@ -237,3 +238,117 @@ def validate_panel(
                 "and reports what it dropped)."
             )
     return out.sort_values([unit, time]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- unit slips
+# Powers of ten that a slip between common units produces, and how to say it.
+_SLIPS = {
+    8: "entered in yuan (元) where the column is in 1e8 yuan (亿元)?",
+    4: "entered in yuan (元) where the column is in 10k yuan (万元), or in 10k (万) where it is in 1e8 (亿)?",
+    3: "entered in units where the column is in thousands (e.g. t instead of kt)?",
+    6: "entered in units where the column is in millions?",
+    9: "entered in units where the column is in billions?",
+}
+
+
+def _likely_slip(log_ratio: float) -> str:
+    if abs(log_ratio) >= 12:
+        return "not a plausible value: a typo, or a code for a missing value?"
+    power = int(round(log_ratio))
+    if abs(log_ratio - power) <= 0.35 and abs(power) in _SLIPS:
+        text = _SLIPS[abs(power)]
+        if power < 0:  # too small: the other way round
+            text = "the reverse slip: " + text
+        return text
+    return "a typo, or a value in other units?"
+
+
+def find_unit_slips(
+    panel: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    columns: Sequence[str],
+    factor: float = 1e3,
+) -> pd.DataFrame:
+    """Cells that look like unit slips: far from both their unit's other values and their column.
+
+    A GDP typed in yuan instead of 1e8 yuan is 1e8 times too large; under VRS
+    it drags every other unit's efficiency towards 0 without any error.  A
+    cell is flagged when its value is at least ``factor`` times larger (or
+    smaller) than **both** the median of the same unit's other years and the
+    median of the whole column, compared on a log10 scale; requiring both
+    keeps large or small units (whose every value is far from the column
+    median) and genuine booms (close to the column) from being flagged.
+    Non-positive and missing values are skipped (the validator reports them).
+
+    Parameters
+    ----------
+    panel
+        Long panel.
+    unit, time
+        Column names.
+    columns
+        Value columns to check.
+    factor
+        Ratio from which a value counts as a slip (default 1e3: three orders
+        of magnitude).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per flagged cell: ``unit``, ``time``, ``column``, ``value``,
+        ``unit_median`` (the unit's other years), ``column_median``,
+        ``ratio`` (value / geometric mean of the neighbouring years, the
+        size of the slip) and ``message`` naming the cell and the likely
+        slip (e.g. yuan entered where the column is in 1e8 yuan, a ratio near
+        1e8).  Empty when nothing is flagged.
+    """
+    if not factor > 1:
+        raise ValueError(f"factor must be > 1, got {factor!r}.")
+    threshold = float(np.log10(factor))
+    rows = []
+    for col in columns:
+        values = pd.to_numeric(panel[col], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where((values > 0) & np.isfinite(values), np.log10(values), np.nan)
+        if np.isnan(logs).all():
+            continue
+        col_median = float(np.nanmedian(logs))
+        frame = pd.DataFrame({"u": panel[unit].to_numpy(), "t": panel[time].to_numpy(), "x": logs, "v": values})
+        for u, g in frame.groupby("u", sort=False):
+            g = g.sort_values("t", kind="stable")
+            x = g["x"].to_numpy()
+            for i in np.flatnonzero(np.isfinite(x)):
+                others = np.delete(x, i)
+                others = others[np.isfinite(others)]
+                d_col = x[i] - col_median
+                if abs(d_col) < threshold:
+                    continue
+                if others.size:
+                    d_unit = x[i] - float(np.median(others))
+                    if abs(d_unit) < threshold or np.sign(d_unit) != np.sign(d_col):
+                        continue
+                    unit_median = float(10 ** np.median(others))
+                else:
+                    d_unit, unit_median = d_col, float("nan")
+                # The slip's size is read against the neighbouring years (growth over a long panel
+                # moves the unit's median away from any one year); the median decides whether to flag.
+                near = [x[j] for j in (i - 1, i + 1) if 0 <= j < len(x) and np.isfinite(x[j])]
+                d_near = x[i] - float(np.mean(near)) if near else d_unit
+                value = float(g["v"].iloc[i])
+                year = g["t"].iloc[i]
+                year = year.item() if isinstance(year, np.generic) else year
+                message = (
+                    f"{col!r} of {u!r} in {year}: {value:.4g} is {10 ** abs(d_unit):.1e} times "
+                    f"{'larger' if d_unit > 0 else 'smaller'} than the unit's other years (median "
+                    f"{unit_median:.4g}) and {10 ** abs(d_col):.1e} times the column's median "
+                    f"({10 ** col_median:.4g}), about {10 ** abs(d_near):.1e} times its neighbouring years; "
+                    f"{_likely_slip(d_near)} Check this cell: one such value "
+                    "moves every unit's efficiency score."
+                )
+                rows.append({"unit": u, "time": year, "column": col, "value": value, "unit_median": unit_median,
+                             "column_median": float(10 ** col_median), "ratio": float(10 ** d_near),
+                             "message": message})
+    return pd.DataFrame(rows, columns=["unit", "time", "column", "value", "unit_median", "column_median",
+                                       "ratio", "message"])

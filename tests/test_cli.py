@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ import pytest
 
 from nqpf_helpers import cli, data
 from nqpf_helpers import pipeline as pl
+from nqpf_helpers.synthetic import example_panel
 from nqpf_helpers.data import fetch, file_sha256
 
 QUICK = ["--seeds", "2", "--epochs", "15", "--no-progress"]
@@ -23,7 +26,7 @@ SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]
 @pytest.fixture(scope="module")
 def panel_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("in") / "panel.csv"
-    pl.example_panel(4, 1998, 2014, codes="iso3", seed=2).to_csv(path, index=False)
+    example_panel(4, 1998, 2014, codes="iso3", seed=2).to_csv(path, index=False)
     return path
 
 
@@ -174,3 +177,62 @@ def test_installed_entry_point(tmp_path, panel_csv):
     argv = [exe, "gtfp", str(tmp_path / "nope.csv"), *SBM, "-o", str(tmp_path / "h.csv")]
     bad = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and bad.stderr.startswith("nqpf: error:") and "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- a Chinese researcher's own file
+GTMP_ARGS = [
+    "--unit", "地区", "--time", "年份",
+    "--inputs", "规模以上工业企业平均用工人数（万人）,规模以上工业企业固定资产净值（亿元）,能源投入（万吨标准煤）",
+    "--good", "工业增加值(亿元)", "--bad", "工业废水排放量（万吨）,工业固体废弃物排放量（万吨）",
+]
+
+
+def test_run_on_the_yearbook_panel_as_excel_saves_it_in_china(tmp_path, capsys):
+    """GTMP.csv re-encoded to GBK, years written 2000年, one GDP cell in yuan: map, Chinese report, warning."""
+    text = fetch("china/GTMP.csv").read_bytes().decode("utf-8-sig")
+    frame = pd.read_csv(io.StringIO(text))
+    frame["年份"] = frame["年份"].astype(str) + "年"
+    slip = frame.index[(frame["地区"] == "河北") & (frame["年份"] == "2005年")][0]
+    frame.loc[slip, "工业增加值(亿元)"] *= 1e8
+    path = tmp_path / "GTMP.csv"
+    path.write_bytes(frame.to_csv(index=False).encode("gbk"))
+    out = tmp_path / "out"
+    argv = ["run", str(path), *GTMP_ARGS, "--lang", "zh", "--seeds", "1", "--epochs", "5", "--no-progress",
+            "-o", str(out)]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "read GTMP.csv as gb18030 (detected)" in err
+    assert "matched 30 province names" in err
+    assert re.search(r"warning: possible unit slip: '工业增加值\(亿元\)' of '河北' in 2005: .*1e8 yuan", err)
+    settings = json.loads((out / "settings.json").read_text(encoding="utf-8"))
+    assert settings["input_encoding"] == "gb18030" and settings["report_language"] == "zh"
+    assert settings["map"] == "map.html" and settings["region_codes"] == "matched from province names"
+    assert len(settings["data_warnings"]) == 1 and "河北" in settings["data_warnings"][0]
+    results = pd.read_csv(out / "results.csv", dtype={"region_code": str})
+    assert results["地区"].nunique() == 30 and results["region_code"].str.fullmatch(r"\d{6}").all()
+    assert sorted(results["年份"].unique()) == list(range(2000, 2024))
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "新质生产力" in page and "非期望产出" in page and 'src="map.html"' in page
+    assert "河北" in page and "工业增加值(亿元)" in page
+
+
+def test_encoding_option_is_used(tmp_path, capsys):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(fetch("china/GTMP.csv").read_bytes().decode("utf-8-sig").encode("gbk"))
+    argv = ["gtfp", str(path), *GTMP_ARGS, "--encoding", "gbk", "-o", str(tmp_path / "g.csv")]
+    assert cli.main(argv) == 0
+    assert "read gbk.csv as gbk (as given by --encoding)" in capsys.readouterr().err
+    assert cli.main([*argv[:-2], "--encoding", "utf-8", "-o", str(tmp_path / "h.csv")]) == 1
+    assert "--encoding" in capsys.readouterr().err and not (tmp_path / "h.csv").exists()
+
+
+def test_a_misspelt_province_stops_before_computing_with_the_closest_names(tmp_path, capsys):
+    frame = pd.read_csv(fetch("china/GTMP.csv"), encoding="utf-8-sig")
+    frame["地区"] = frame["地区"].replace({"黑龙江": "黑龙姜"})
+    path = tmp_path / "typo.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(path), *GTMP_ARGS, "--no-progress", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "'黑龙姜' (closest: 黑龙江省 Heilongjiang (230000)" in err and "--no-map" in err
+    assert not out.exists()

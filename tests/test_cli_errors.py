@@ -19,7 +19,10 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import cli
+from nqpf_helpers import io as nio
 from nqpf_helpers import pipeline as pl
+from nqpf_helpers import report
+from nqpf_helpers.synthetic import example_panel
 
 SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]
 QUICK = ["--seeds", "1", "--epochs", "5", "--no-progress"]
@@ -32,7 +35,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 
 
 def good_panel() -> pd.DataFrame:
-    return pl.example_panel(4, 2000, 2012, codes="china", seed=7)
+    return example_panel(4, 2000, 2012, codes="china", seed=7)
 
 
 @dataclass
@@ -190,8 +193,8 @@ def test_bad_input(name, tmp_path, capsys):
 def test_output_folder_without_write_permission(tmp_path, monkeypatch, capsys):
     # Tests may run as root, for whom chmod does not deny writing; simulate the denial instead.
     path = _csv(good_panel(), tmp_path)
-    real_access = pl.os.access
-    monkeypatch.setattr(pl.os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    real_access = nio.os.access
+    monkeypatch.setattr(nio.os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
     code, err = _call(["run", path, *SBM, *QUICK, "-o", str(tmp_path / "out")], capsys)
     assert code == 3
     assert "is not writable by you" in err and "Choose another output location" in err
@@ -216,12 +219,12 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     assert err.rstrip().splitlines()[-1].startswith("nqpf: error: ")
 
 
-@pytest.mark.parametrize("where", ["compute_gtfp", "compute_nqpf", "_trend_png"])
-def test_ctrl_c_leaves_nothing_behind(where, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("module, where", [(pl, "compute_gtfp"), (pl, "compute_nqpf"), (report, "_trend_png")])
+def test_ctrl_c_leaves_nothing_behind(module, where, tmp_path, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pl, where, interrupt)
+    monkeypatch.setattr(module, where, interrupt)
     code, err = _call(_run(good_panel())(tmp_path), capsys)
     assert code == 130
     assert "interrupted; no output was written" in err
@@ -232,7 +235,7 @@ def test_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch, caps
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pl, "_report_html", disk_full)  # after results.csv, settings.json and the map
+    monkeypatch.setattr(report, "render_report", disk_full)  # after results.csv, settings.json and the map
     code, err = _call(_run(good_panel())(tmp_path), capsys)
     assert code == 3
     assert "No space left on device" in err

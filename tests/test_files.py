@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import _files, maps
-from nqpf_helpers.pipeline import write_csv_atomically
+from nqpf_helpers.io import write_csv_atomically
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nqpf_helpers import io as nio
 from nqpf_helpers import pipeline as pl
-from nqpf_helpers.regions import UnknownRegionError
+from nqpf_helpers import plots, report
+from nqpf_helpers.synthetic import example_panel
 from nqpf_helpers.validate import PanelError
 
 SBM = dict(inputs=["labour", "capital"], good=["gdp"], bad=["so2", "nox", "smoke"])
@@ -18,7 +20,7 @@ QUICK = dict(seeds=2, epochs=15)
 
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
-    return pl.example_panel(5, 1998, 2015, codes="china", seed=3)
+    return example_panel(5, 1998, 2015, codes="china", seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -29,62 +31,22 @@ def result(panel) -> pl.PipelineResult:
 # --------------------------------------------------------------------------- example panel
 @pytest.mark.parametrize("codes, col", [("china", "region_code"), ("iso3", "iso3"), ("names", "unit")])
 def test_example_panel_is_balanced_and_positive(codes, col):
-    df = pl.example_panel(4, 2000, 2010, codes=codes, seed=1)
+    df = example_panel(4, 2000, 2010, codes=codes, seed=1)
     assert col in df.columns
     assert df.groupby(col)["year"].apply(list).map(len).eq(11).all()
     assert (df[["labour", "capital", "gdp", "so2", "nox", "smoke"]] > 0).all().all()
-    assert pl.unit_kind(df[col].unique()) == {"china": "china", "iso3": "iso3", "names": "other"}[codes]
+    assert report.unit_kind(df[col].unique()) == {"china": "china", "iso3": "iso3", "names": "other"}[codes]
 
 
 def test_example_panel_depends_on_seed_only():
-    a, b = pl.example_panel(3, seed=5), pl.example_panel(3, seed=5)
+    a, b = example_panel(3, seed=5), example_panel(3, seed=5)
     pd.testing.assert_frame_equal(a, b)
-    assert not np.allclose(a["gdp"], pl.example_panel(3, seed=6)["gdp"])
+    assert not np.allclose(a["gdp"], example_panel(3, seed=6)["gdp"])
 
 
 def test_example_panel_rejects_too_many_units():
     with pytest.raises(ValueError, match="n_units"):
-        pl.example_panel(13, codes="iso3")
-
-
-# --------------------------------------------------------------------------- reading
-@pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
-def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
-    path = tmp_path / f"p.{ext}"
-    {"csv": panel.to_csv, "xlsx": panel.to_excel, "parquet": panel.to_parquet}[ext](path, index=False)
-    back = pl.read_panel(path)
-    assert back.attrs["unit"] == "region_code" and back.attrs["time"] == "year"
-    # codes come back as 6-digit strings even though CSV and Excel store them as numbers
-    assert set(back["region_code"]) == set(panel["region_code"])
-    pd.testing.assert_frame_equal(back[panel.columns].reset_index(drop=True), panel, check_dtype=False)
-
-
-def test_read_panel_authors_layout():
-    from nqpf_helpers.data import fetch
-
-    df = pl.read_panel(fetch("nqpf/Test_Data.xlsx"), layout="authors")
-    assert list(df.columns) == ["region_code", "year", "gtfp"]
-    assert df["region_code"].str.fullmatch(r"\d{6}").all()
-    assert df["region_code"].nunique() == 31
-
-
-def test_read_panel_sheet_by_name_and_position(tmp_path, panel):
-    path = tmp_path / "two.xlsx"
-    with pd.ExcelWriter(path) as xl:
-        pd.DataFrame({"note": ["cover"]}).to_excel(xl, sheet_name="cover", index=False)
-        panel.to_excel(xl, sheet_name="data", index=False)
-    assert len(pl.read_panel(path, sheet="data")) == len(panel)
-    assert len(pl.read_panel(path, sheet="1")) == len(panel)
-    with pytest.raises(pl.InputError, match="no sheet named 'Data'.*'cover', 'data'"):
-        pl.read_panel(path, sheet="Data")
-
-
-def test_read_panel_guesses_unit_or_asks(tmp_path, panel):
-    path = tmp_path / "p.csv"
-    panel.rename(columns={"region_code": "area"}).to_csv(path, index=False)
-    with pytest.raises(pl.InputError, match="--unit"):
-        pl.read_panel(path)
-    assert pl.read_panel(path, unit="area").attrs["unit"] == "area"
+        example_panel(13, codes="iso3")
 
 
 # --------------------------------------------------------------------------- checks
@@ -101,16 +63,6 @@ def test_check_run_panel_all_zero_bad_output(panel):
 def test_check_run_panel_training_cutoff_outside_years(panel):
     with pytest.raises(PanelError, match="--train-until between 2003 and 2014"):
         pl.check_run_panel(panel, unit="region_code", time="year", **SBM, train_until=2016)
-
-
-def test_check_map_units():
-    assert pl.check_map_units(["110000", "120000"]) == ("china", "province")
-    assert pl.check_map_units(["CHN", "IND"]) == ("iso3", None)
-    assert pl.check_map_units(["north", "south"]) == ("other", None)
-    with pytest.raises(UnknownRegionError, match="990000"):
-        pl.check_map_units(["110000", "990000"])
-    with pytest.raises(UnknownRegionError, match="mix administrative levels"):
-        pl.check_map_units(["110000", "110101"])
 
 
 # --------------------------------------------------------------------------- computing
@@ -183,13 +135,13 @@ def test_run_pipeline_from_a_given_gtfp_column(panel):
 
 # --------------------------------------------------------------------------- writing
 def test_write_report_folder(tmp_path, result):
-    out = pl.write_report(result, tmp_path / "res")
+    out = report.write_report(result, tmp_path / "res")
     names = {p.name for p in out.iterdir()}
     assert {"results.csv", "settings.json", "report.html", "map.html"} <= names
     settings = json.loads((out / "settings.json").read_text())
     assert settings["map"] == "map.html" and settings["protocol"] == "improved"
-    report = (out / "report.html").read_text()
-    assert "data:image/png;base64," in report and 'src="map.html"' in report
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and 'src="map.html"' in page
     assert "https://" not in (out / "map.html").read_text().split("<body")[0]  # assets are local
     assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no temporary folders left
 
@@ -198,9 +150,9 @@ def test_write_report_refuses_existing_folder_unless_overwrite(tmp_path, result)
     out = tmp_path / "res"
     out.mkdir()
     (out / "old.txt").write_text("old")
-    with pytest.raises(pl.OutputError, match="--overwrite"):
-        pl.write_report(result, out, map=False)
-    pl.write_report(result, out, map=False, overwrite=True)
+    with pytest.raises(nio.OutputError, match="--overwrite"):
+        report.write_report(result, out, map=False)
+    report.write_report(result, out, map=False, overwrite=True)
     assert not (out / "old.txt").exists() and (out / "results.csv").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
@@ -210,30 +162,30 @@ def test_write_report_leaves_nothing_on_failure(tmp_path, result, monkeypatch, e
     def boom(*a, **k):
         raise exc
 
-    monkeypatch.setattr(pl, "_trend_png", boom)  # fails after results.csv and the map are written
+    monkeypatch.setattr(report, "_trend_png", boom)  # fails after results.csv and the map are written
     with pytest.raises(type(exc)):
-        pl.write_report(result, tmp_path / "res")
+        report.write_report(result, tmp_path / "res")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_overwrite_keeps_the_previous_folder(tmp_path, result, monkeypatch):
-    out = pl.write_report(result, tmp_path / "res", map=False)
+    out = report.write_report(result, tmp_path / "res", map=False)
     before = (out / "results.csv").read_text()
-    monkeypatch.setattr(pl, "_trend_png", lambda r: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(report, "_trend_png", lambda r, lang: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
-        pl.write_report(result, out, map=False, overwrite=True)
+        report.write_report(result, out, map=False, overwrite=True)
     assert (out / "results.csv").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 
 def test_write_csv_atomically(tmp_path, panel):
-    out = pl.write_csv_atomically(panel, tmp_path / "a" / "b.csv")
+    out = nio.write_csv_atomically(panel, tmp_path / "a" / "b.csv")
     assert len(pd.read_csv(out)) == len(panel)
     assert [p.name for p in out.parent.iterdir()] == ["b.csv"]
 
 
 def test_trend_figure_plots_the_nqpf_median(result):
-    fig = pl.trend_figure(result)
+    fig = plots.trend_figure(result)
     left, right = fig.axes
     assert len(left.lines) >= result.gtfp["region_code"].nunique() + 2
     median = right.lines[0]
@@ -241,3 +193,55 @@ def test_trend_figure_plots_the_nqpf_median(result):
     expected = test.groupby("year")["nqpf"].median()
     np.testing.assert_allclose(median.get_xdata(), expected.index)
     np.testing.assert_allclose(median.get_ydata(), expected.to_numpy())
+
+
+# --------------------------------------------------------------------------- unit slips and names
+GTMP_SBM = dict(
+    inputs=["规模以上工业企业平均用工人数（万人）", "规模以上工业企业固定资产净值（亿元）", "能源投入（万吨标准煤）"],
+    good=["工业增加值(亿元)"], bad=["工业废水排放量（万吨）", "工业固体废弃物排放量（万吨）"],
+)
+
+
+def test_find_unit_slips_names_the_cell_and_the_slip(panel):
+    from nqpf_helpers.validate import find_unit_slips
+
+    cols = SBM["inputs"] + SBM["good"] + SBM["bad"]
+    assert find_unit_slips(panel, unit="region_code", time="year", columns=cols).empty
+    bad = panel.copy()
+    row = bad.index[(bad["region_code"] == "120000") & (bad["year"] == 2005)][0]
+    bad.loc[row, "gdp"] *= 1e8  # yuan instead of 1e8 yuan
+    bad.loc[bad.index[-1], "so2"] = 1e300
+    bad.loc[bad.index[3], "labour"] /= 1e4
+    found = find_unit_slips(bad, unit="region_code", time="year", columns=cols)
+    assert len(found) == 3
+    gdp = found[found["column"] == "gdp"].iloc[0]
+    assert (gdp["unit"], gdp["time"]) == ("120000", 2005) and 0.7e8 < gdp["ratio"] < 1.4e8
+    assert "'gdp' of '120000' in 2005" in gdp["message"] and "1e8 yuan (亿元)" in gdp["message"]
+    assert "not a plausible value" in found[found["column"] == "so2"].iloc[0]["message"]
+    assert "reverse slip" in found[found["column"] == "labour"].iloc[0]["message"]
+
+
+def test_no_slips_flagged_in_the_real_yearbook_panel():
+    from nqpf_helpers.data import fetch
+    from nqpf_helpers.validate import find_unit_slips
+
+    gtmp = pd.read_csv(fetch("china/GTMP.csv"), encoding="utf-8-sig")
+    cols = GTMP_SBM["inputs"] + GTMP_SBM["good"] + GTMP_SBM["bad"]
+    assert find_unit_slips(gtmp, unit="地区", time="年份", columns=cols).empty
+
+
+def test_run_pipeline_on_named_provinces_with_a_slip(panel):
+    from nqpf_helpers.errors import UnitSlipWarning
+    from nqpf_helpers.regions import province_table
+
+    names = province_table().set_index("province_code")["name_zh"].str.replace("省", "")
+    named = panel.assign(region_code=panel["region_code"].map(names)).rename(columns={"region_code": "省份"})
+    row = named.index[(named["省份"] == "天津市") & (named["year"] == 2005)][0]
+    named.loc[row, "gdp"] *= 1e8
+    with pytest.warns(UnitSlipWarning, match=r"'gdp' of '天津市' in 2005"):
+        res = pl.run_pipeline(named, unit="省份", **SBM, seeds=1, epochs=5)
+    assert res.results["省份"].unique().tolist() == sorted(names[panel["region_code"].unique()])
+    assert res.results.columns[:3].tolist() == ["省份", "region_code", "year"]
+    assert set(res.results["region_code"]) == set(panel["region_code"])
+    assert res.settings["region_codes"] == "matched from province names"
+    assert len(res.settings["data_warnings"]) == 1 and "天津市" in res.settings["data_warnings"][0]

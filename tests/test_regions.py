@@ -371,3 +371,62 @@ def test_unit_labels_keeps_labels_and_turns_whole_numbers_into_digits() -> None:
     assert unit_labels(pd.Series([" CHN", "USA "])).tolist() == ["CHN", "USA"]
     assert unit_labels(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]
     assert unit_labels(pd.Series(["CHN", None])).tolist() == ["CHN", None]
+
+
+# --------------------------------------------------------------------------- names -> codes
+@pytest.mark.parametrize(
+    "names, codes",
+    [
+        (["北京", "内蒙古", "广西"], ["110000", "150000", "450000"]),
+        (["北京市", "内蒙古自治区", "广西壮族自治区"], ["110000", "150000", "450000"]),
+        (["宁夏回族自治区", "新疆维吾尔自治区", "西藏自治区"], ["640000", "650000", "540000"]),
+        (["Beijing", "Nei Mongol", "Guangxi Zhuang Autonomous Region"], ["110000", "150000", "450000"]),
+        (["Inner Mongolia", "Tibet", " heilongjiang "], ["150000", "540000", "230000"]),
+        (["Shanxi", "Shaanxi"], ["140000", "610000"]),  # two provinces, never mixed up
+        (["Shanxi Province", "Shaanxi Sheng"], ["140000", "610000"]),
+    ],
+)
+def test_province_names_in_chinese_pinyin_and_english(names, codes):
+    assert regions.codes_from_names(names) == dict(zip(names, codes))
+
+
+def test_every_province_of_the_real_panel_is_matched():
+    from nqpf_helpers.data import fetch
+
+    panel = pd.read_csv(fetch("china/GTMP.csv"), encoding="utf-8-sig")
+    codes = regions.codes_from_names(panel["地区"])
+    assert len(codes) == 30 and len(set(codes.values())) == 30
+    assert "540000" not in codes.values()  # no Tibet in this panel
+    assert set(codes.values()) == set(regions.province_table()["province_code"]) - {"540000"}
+
+
+def test_city_names_resolve_at_city_level_and_municipalities_keep_their_code():
+    assert regions.codes_from_names(["杭州", "西安市", "北京"]) == {"杭州": "330100", "西安市": "610100", "北京": "110000"}
+    assert regions.codes_from_names(["Xi'an", "Harbin"], level="city") == {
+        "Xi'an": "610100", "Harbin": "230100"}
+    with pytest.raises(UnknownRegionError, match=r"'Harbn' \(closest: 哈尔滨市"):
+        regions.codes_from_names(["Harbn", "Hangzhou"])
+    assert regions.codes_from_names(["Hangzhou", "Chengdu"]) == {"Hangzhou": "330100", "Chengdu": "510100"}
+    # 吉林 is a province among provinces and the city among cities
+    assert regions.codes_from_names(["吉林", "辽宁"]) == {"吉林": "220000", "辽宁": "210000"}
+    assert regions.codes_from_names(["吉林", "长春"]) == {"吉林": "220200", "长春": "220100"}
+
+
+def test_ambiguous_unknown_and_duplicate_names_are_listed_not_guessed():
+    with pytest.raises(UnknownRegionError, match=r"'Suzhou' \(could be 苏州市.*320500.* or 宿州市.*341300"):
+        regions.codes_from_names(["Suzhou", "Hangzhou"])
+    with pytest.raises(UnknownRegionError, match=r"'Shanxii' \(closest: 山西省 Shanxi \(140000\); 陕西省 Shaanxi"):
+        regions.codes_from_names(["Shanxii", "Beijing"])
+    with pytest.raises(UnknownRegionError, match="name the same unit"):
+        regions.codes_from_names(["北京", "北京市", "天津"])
+    with pytest.raises(UnknownRegionError, match=r"1 of 2 .*'Atlantis'"):
+        regions.codes_from_names(["Atlantis", "Beijing"])
+    with pytest.raises(ValueError, match="level"):
+        regions.codes_from_names(["北京"], level="county")
+
+
+def test_match_region_names_never_raises():
+    level, found, problems = regions.match_region_names(["north", "south"])
+    assert level is None and found == {} and set(problems) == {"north", "south"}
+    level, found, problems = regions.match_region_names(["北京", "Atlantis"])
+    assert level == "province" and found == {"北京": "110000"} and list(problems) == ["Atlantis"]
