@@ -21,6 +21,7 @@ rankings* agree:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from numbers import Integral
@@ -31,7 +32,7 @@ import pandas as pd
 
 from nqpf_helpers import forecast as fc
 from nqpf_helpers import sbm as sbm_mod
-from nqpf_helpers.errors import InputError
+from nqpf_helpers.errors import InputError, NQPFWarning
 from nqpf_helpers.nqpf import PREDICTION_FLOOR, ensemble_nqpf, ensemble_ratio
 from nqpf_helpers.ranking import spearman, spearman_matrix
 from nqpf_helpers.validate import PanelError, format_list, require_columns
@@ -47,6 +48,7 @@ __all__ = [
     "run_variants",
     "seed_ensemble_agreement",
     "top_k_overlap",
+    "undefined_units",
     "unit_scores",
 ]
 
@@ -309,6 +311,46 @@ def _summarise(values: np.ndarray, summary: Summary, axis: int) -> np.ndarray:
     raise ValueError(f"unknown summary {summary!r}; use 'gmean', 'mean' or 'median'.")
 
 
+def undefined_units(
+    table: pd.DataFrame,
+    *,
+    unit: str = "region_code",
+    time: str = "year",
+    value: str = "nqpf",
+    by: str = "variant",
+    years: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Units whose ``value`` is missing in some year of some variant, and why.
+
+    NQPF is NaN where a growth path fell below the prediction floor (see
+    :mod:`nqpf_helpers.nqpf`); such a unit has no score for that variant.
+
+    Parameters
+    ----------
+    table
+        Long table with columns ``by``, ``unit``, ``time``, ``value`` and
+        optionally ``reason`` (e.g. from :func:`run_variants`).
+    unit, time, value, by
+        Column names.
+    years
+        Inclusive ``(first, last)`` years; ``None`` uses all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant and unit with a missing value: ``by``, ``unit``,
+        ``n_years`` (years missing), ``first_year`` and ``reason`` (of the
+        first missing year, ``""`` if the table has no reason column).
+    """
+    require_columns(table, [by, unit, time, value], "NQPF table")
+    d = table if years is None else table[table[time].between(*years)]
+    bad = d[~np.isfinite(d[value].to_numpy(dtype=float))].sort_values([by, unit, time], kind="stable")
+    reason = bad["reason"] if "reason" in bad.columns else pd.Series("", index=bad.index)
+    g = bad.assign(reason=reason).groupby([by, unit], sort=False)
+    out = g.agg(n_years=(time, "size"), first_year=(time, "min"), reason=("reason", "first")).reset_index()
+    return out
+
+
 def unit_scores(
     table: pd.DataFrame,
     *,
@@ -318,6 +360,7 @@ def unit_scores(
     by: str = "variant",
     years: tuple[int, int] | None = None,
     summary: Summary = "gmean",
+    undefined: Literal["raise", "drop"] = "raise",
 ) -> pd.DataFrame:
     """One score per unit and variant: NQPF summarised over a range of years.
 
@@ -333,6 +376,13 @@ def unit_scores(
     summary
         ``"gmean"`` (geometric mean, the natural average of ratios; needs
         positive values), ``"mean"`` or ``"median"``.
+    undefined
+        What to do with units whose value is missing (NaN below the
+        prediction floor) in some year of some variant: ``"raise"`` a
+        :class:`PanelError`, or ``"drop"`` them from *every* variant, so that
+        all variants rank the same units, with an
+        :class:`~nqpf_helpers.errors.NQPFWarning` naming them
+        (:func:`undefined_units` lists them with the reason).
 
     Returns
     -------
@@ -344,15 +394,31 @@ def unit_scores(
     ------
     PanelError
         Missing columns, no rows in ``years``, duplicated unit-years within a
-        variant, variants that cover different units or years, or
-        non-positive values with ``summary="gmean"``.
+        variant, variants that cover different units or years, missing
+        values (with ``undefined="raise"``), or non-positive values with
+        ``summary="gmean"``.
     """
     require_columns(table, [by, unit, time, value], "NQPF table")
+    if undefined not in ("raise", "drop"):
+        raise InputError(f"undefined must be 'raise' or 'drop', got {undefined!r}.")
     d = table
     if years is not None:
         d = d[d[time].between(*years)]
         if d.empty:
             raise PanelError(f"NQPF table: no rows in years {years[0]}-{years[1]}; choose years the table covers.")
+    if undefined == "drop":
+        gone = undefined_units(d, unit=unit, time=time, value=value, by=by)
+        if len(gone):
+            units = list(dict.fromkeys(gone[unit]))
+            warnings.warn(
+                f"{len(units)} unit(s) dropped from every variant because their {value!r} is undefined in some "
+                f"year of some variant (a growth path below the prediction floor): "
+                f"{format_list(f'{u} ({v}: {r})' for u, v, r in gone[[unit, by, 'reason']].drop_duplicates(unit).itertuples(index=False, name=None))}. "
+                "List them with robustness.undefined_units.",
+                NQPFWarning,
+                stacklevel=2,
+            )
+            d = d[~d[unit].isin(units)]
     dup = d.duplicated([by, unit, time])
     if dup.any():
         raise PanelError(
@@ -366,7 +432,8 @@ def unit_scores(
         raise PanelError(
             f"NQPF table: {int((~np.isfinite(vals)).sum())} missing or infinite {value!r} value(s), e.g. "
             f"{format_list(map(tuple, bad))} (NaN where a growth path fell below the prediction floor: see the "
-            "'reason' column). Drop those units, or restrict years= to where every variant is defined."
+            "'reason' column and robustness.undefined_units). Pass undefined='drop' to rank the other units, "
+            "or restrict years= to where every variant is defined."
         )
     if summary == "gmean" and np.any(vals <= 0):
         raise PanelError(

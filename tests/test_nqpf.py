@@ -68,6 +68,8 @@ def test_ensemble_is_nan_with_reason_when_any_seed_is_below_the_floor() -> None:
     assert np.isnan(t.nqpf) and t.reason == "1 of 3 seeds predict below floor 0.05 (0.05 x actual)"
     with pytest.raises(PanelError, match="duplicated"):
         q.ensemble_nqpf(pd.concat([seeds_table(), seeds_table()]))
+    with pytest.raises(PanelError, match="without a region_code"):
+        q.ensemble_nqpf(seeds_table().assign(region_code=lambda d: d.region_code.where(d.seed != 1)))
 
 
 def test_ensemble_with_one_seed_equals_the_per_seed_ratio() -> None:

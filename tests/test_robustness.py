@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from nqpf_helpers import forecast as fc
 from nqpf_helpers import robustness as rb
+from nqpf_helpers.errors import InputError
 from nqpf_helpers.validate import PanelError
 
 FAST = fc.TrainConfig(epochs=30, drop_after=20, jit_compile=False)
@@ -175,6 +176,31 @@ def test_unit_scores_rejects_bad_tables_with_a_fix() -> None:
         rb.unit_scores(t, years=(1990, 1991))
     with pytest.raises(PanelError, match="missing column"):
         rb.unit_scores(t.drop(columns="nqpf"))
+
+
+def test_unit_scores_with_undefined_values_raise_or_drop_the_unit_everywhere() -> None:
+    from nqpf_helpers.errors import NQPFWarning
+
+    t = pd.DataFrame(
+        {"variant": ["a"] * 6 + ["b"] * 6, "region_code": ["x", "x", "y", "y", "z", "z"] * 2,
+         "year": [2010, 2011] * 6,
+         "nqpf": [1.0, 2.0, 1.5, 1.5, 0.5, 0.7, 1.1, np.nan, 1.2, 1.4, 0.6, 0.6],
+         "reason": [""] * 7 + ["1 of 5 seeds predict below floor 0.02 (0.05 x actual)"] + [""] * 4}
+    )
+    with pytest.raises(PanelError, match="undefined='drop'"):
+        rb.unit_scores(t)
+    gone = rb.undefined_units(t)
+    assert gone.to_dict("records") == [
+        {"variant": "b", "region_code": "x", "n_years": 1, "first_year": 2011,
+         "reason": "1 of 5 seeds predict below floor 0.02 (0.05 x actual)"}
+    ]
+    with pytest.warns(NQPFWarning, match=r"1 unit\(s\) dropped.*x \(b: 1 of 5 seeds"):
+        s = rb.unit_scores(t, undefined="drop")
+    assert list(s.index) == ["y", "z"] and list(s.columns) == ["a", "b"]  # x gone from both variants
+    assert rb.undefined_units(t, years=(2010, 2010)).empty
+    assert list(rb.unit_scores(t, years=(2010, 2010)).index) == ["x", "y", "z"]
+    with pytest.raises(InputError, match="undefined must be"):
+        rb.unit_scores(t, undefined="ignore")
 
 
 # --------------------------------------------------------------------------- grids
