@@ -285,7 +285,9 @@ def _scores_task(Zref: np.ndarray, Zeval: np.ndarray, dims: tuple[int, int, int]
     order = np.argsort(Ze[:, m] / Ze[:, :m].sum(axis=1), kind="stable")
     for b, rows in enumerate(subsets):
         ref = Zr[np.unique(rows)]
-        ref = _efficient_members(ref[_nondominated(ref, m, s1)], dims, rts)
+        ref = ref[_nondominated(ref, m, s1)]
+        if len(Ze) > 2 * len(ref):  # worth m extra LPs only when many points are scored
+            ref = _efficient_members(ref, dims, rts)
         model = _SBMPoint(ref, dims, rts)
         for i in order:
             val, status = model.score(Ze[i])
