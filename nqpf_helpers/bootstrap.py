@@ -187,60 +187,30 @@ class _SBMPoint:
         self.As = As
         self.sup: _PatchedLP | None = None
         self._Ps = Ps
+        self._setup()
 
-    def score_ordinary(self, z: np.ndarray) -> float:
-        """Ordinary SBM score of ``z`` against the reference set plus ``z`` (<= 1)."""
+    def _setup(self) -> None:
+        """Fixed row bounds and the (row, column) positions patched per point."""
+        import highspy
+
         m, s1, s2 = self.dims
         q = self.q
-        inv = np.divide(1.0, z, out=np.zeros(q), where=z > 0)
-        A = self.A.copy()
-        A[1 : 1 + q, 0] = -z
-        A[1 : 1 + q, -1] = z
-        A[0, 1 + m : 1 + q] = inv[m:] / (s1 + s2)
-        cost = np.zeros(2 + q)
-        cost[0] = 1.0
-        cost[1 : 1 + m] = -inv[:m] / m
+        self._optimal = highspy.HighsModelStatus.kOptimal
         lo = np.zeros(self.R)
         lo[0] = 1.0
-        self.ord.patch(lo, lo.copy(), A, cost)
-        status, obj, _, _ = self.ord.solve()
-        if status != "optimal":
-            raise SolverError(f"HiGHS could not solve an SBM programme ({status}).")
-        return obj
+        cost = np.zeros(2 + q)
+        cost[0] = 1.0  # min t - (1/m) sum S-/x_o: only the slack costs change per point
+        self.ord.patch(lo, lo.copy(), extra_cost=cost)
+        rows = list(range(1, 1 + q))
+        self._ord_rc = ([(r, 0) for r in rows] + [(r, 1 + q) for r in rows]
+                        + [(0, c) for c in range(1 + m, 1 + q)])
+        self._ord_cost_cols = np.arange(1, 1 + m, dtype=np.int32)
 
-    def score(self, z: np.ndarray) -> tuple[float, str]:
+    def _setup_super(self) -> None:
         m, s1, s2 = self.dims
         q = self.q
-        inv = np.divide(1.0, z, out=np.zeros(q), where=z > 0)
-        A = self.A.copy()
-        A[1 : 1 + q, 0] = -z
-        A[1 : 1 + q, -1] = z
-        A[0, 1 + m : 1 + q] = inv[m:] / (s1 + s2)
-        cost = np.zeros(2 + q)
-        cost[0] = 1.0
-        cost[1 : 1 + m] = -inv[:m] / m
-        lo = np.zeros(self.R)
-        lo[0] = 1.0
-        self.ord.patch(lo, lo.copy(), A, cost)
-        status, obj, _, _ = self.ord.solve()
-        if status != "optimal":
-            return math.nan, status
-        if obj < 1 - _EFF_TOL:
-            return max(obj, 0.0), "optimal"
-        # not dominated by the reference set: super-efficiency against it
-        if self.sup is None:
-            self.sup = _PatchedLP(self._Ps, self.As, np.zeros(1 + q), np.zeros(1 + q), np.full(1 + q, np.inf),
-                                  generate=False)
-        As = self.As.copy()
-        As[1 : 1 + m, 0] = -z[:m]
-        As[1 + m : 1 + m + s1, 0] = -z[m : m + s1]
-        As[1 + m + s1 : 1 + m + 2 * s1, 0] = -z[m : m + s1]
-        As[1 + m + 2 * s1 : 1 + m + 2 * s1 + s2, 0] = -z[m + s1 :]
-        As[0, 1 + m : 1 + m + s1] = -inv[m : m + s1] / s1
-        cost = np.zeros(1 + q)
-        cost[0] = 1.0
-        cost[1 : 1 + m] = inv[:m] / (m + s2)
-        cost[1 + m + s1 :] = inv[m + s1 :] / (m + s2)
+        self.sup = _PatchedLP(self._Ps, self.As, np.zeros(1 + q), np.zeros(1 + q), np.full(1 + q, np.inf),
+                              generate=False)
         Rs = self.Rs
         lo = np.full(Rs, -np.inf)
         hi = np.full(Rs, np.inf)
@@ -248,14 +218,51 @@ class _SBMPoint:
         hi[1 : 1 + m] = 0.0  # X L - S- - t x_o <= 0
         lo[1 + m : 1 + m + s1] = 0.0  # Y L + Sg - t y_o >= 0
         hi[1 + m + s1 : 1 + m + 2 * s1] = 0.0  # Sg - t y_o <= 0
-        hi[1 + m + 2 * s1 : 1 + m + 2 * s1 + s2] = 0.0
+        hi[1 + m + 2 * s1 : 1 + m + 2 * s1 + s2] = 0.0  # B L - Sb - t b_o <= 0
         if self.vrs:
             lo[-1] = hi[-1] = 0.0
-        self.sup.patch(lo, hi, As, cost)
-        status, obj, _, _ = self.sup.solve()
-        if status != "optimal":
-            return math.nan, f"super-efficiency {status}"
-        return max(obj, 1.0), "optimal"
+        self.sup.patch(lo, hi)
+        t_rows = list(range(1, 1 + m + 2 * s1 + s2))
+        self._sup_rc = [(r, 0) for r in t_rows] + [(0, c) for c in range(1 + m, 1 + m + s1)]
+        self._sup_cost_cols = np.arange(1 + q, dtype=np.int32)
+
+    def _run(self, lp: _PatchedLP, rc: list[tuple[int, int]], vals: np.ndarray, cost_cols: np.ndarray,
+             cost: np.ndarray) -> float:
+        h = lp.h
+        for (r, c), v in zip(rc, vals.tolist()):
+            h.changeCoeff(r, c, v)
+        h.changeColsCost(len(cost_cols), cost_cols, cost)
+        h.run()
+        if h.getModelStatus() == self._optimal:
+            info = h.getInfo()
+            if info.max_primal_infeasibility <= 1e-8:
+                return float(info.objective_function_value)
+        h.clearSolver()  # a cold start copes with most failures of a warm start
+        h.run()
+        if h.getModelStatus() != self._optimal:
+            raise SolverError(f"HiGHS could not solve an SBM programme ({h.modelStatusToString(h.getModelStatus())}).")
+        return float(h.getInfo().objective_function_value)
+
+    def score_ordinary(self, z: np.ndarray) -> float:
+        """Ordinary SBM score of ``z`` against the reference set plus ``z`` (<= 1)."""
+        m, s1, s2 = self.dims
+        inv = np.divide(1.0, z, out=np.zeros(self.q), where=z > 0)
+        vals = np.concatenate([-z, z, inv[m:] / (s1 + s2)])
+        return self._run(self.ord, self._ord_rc, vals, self._ord_cost_cols, -inv[:m] / m)
+
+    def score(self, z: np.ndarray) -> tuple[float, str]:
+        """SBM score of ``z`` against reference plus ``z``; super-efficiency against the reference if that is 1."""
+        rho = self.score_ordinary(z)
+        if rho < 1 - _EFF_TOL:
+            return max(rho, 0.0), "optimal"
+        m, s1, s2 = self.dims
+        if self.sup is None:
+            self._setup_super()
+        inv = np.divide(1.0, z, out=np.zeros(self.q), where=z > 0)
+        x, y, b = z[:m], z[m : m + s1], z[m + s1 :]
+        vals = np.concatenate([-x, -y, -y, -b, -inv[m : m + s1] / s1])
+        cost = np.concatenate([[1.0], inv[:m] / (m + s2), np.zeros(s1), inv[m + s1 :] / (m + s2)])
+        return max(self._run(self.sup, self._sup_rc, vals, self._sup_cost_cols, cost), 1.0), "optimal"
 
 
 def _efficient_members(ref: np.ndarray, dims: tuple[int, int, int], rts: str) -> np.ndarray:
