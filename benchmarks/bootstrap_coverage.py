@@ -85,8 +85,8 @@ def true_sbm(x1: float, x2: float, b: float, y: float) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, nargs="+", default=[100, 400])
-    ap.add_argument("--kappa", type=float, nargs="+", default=[0.6, 0.7, 0.8])
+    ap.add_argument("--n", type=int, nargs="+", default=[100, 200, 400])
+    ap.add_argument("--kappa", type=float, nargs="+", default=[0.5, 0.6, 0.7])
     ap.add_argument("--reps", type=int, default=100)
     ap.add_argument("--boot", type=int, default=100)
     ap.add_argument("--alpha", type=float, default=0.1)

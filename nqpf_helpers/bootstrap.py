@@ -41,7 +41,7 @@ Jeong & Simar 2010), with ``p`` inputs and ``q`` outputs (good plus bad).
 
 Subsample size rule
 -------------------
-``m = round(n ** kappa)`` (:func:`subsample_size`), ``kappa = 0.7`` by
+``m = round(n ** kappa)`` (:func:`subsample_size`), ``kappa = 0.6`` by
 default.  Simar & Wilson (2011) note that coverage depends on ``m``; they
 propose choosing it from the data, and the book's Monte Carlo
 (``benchmarks/bootstrap_coverage.py``) reports the coverage of nominal 90 %
@@ -76,7 +76,7 @@ __all__ = [
     "subsample_size",
 ]
 
-KAPPA = 0.7
+KAPPA = 0.6
 _EFF_TOL = 1e-9
 
 

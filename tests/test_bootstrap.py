@@ -44,6 +44,7 @@ def _reference_score(X, Y, B, S, o):
 
 def test_rules():
     assert subsample_size(1000, 0.7) == round(1000**0.7)
+    assert subsample_size(1000) == round(1000**0.6)
     assert subsample_size(10, 0.99) == 9  # never the whole sample
     assert convergence_rate(2, 2, "vrs") == pytest.approx(2 / 5)
     assert convergence_rate(2, 2, "crs") == pytest.approx(2 / 4)
@@ -71,7 +72,7 @@ def test_interval_formula_and_bias_correction():
     out = sbm_bootstrap(df, unit="u", time=None, inputs=["x1", "x2"], good=["y"], bad=["b"], n_boot=30,
                         seed=5, backend="sequential", draws=True)
     rho_hat, rho_star, m = subsample_scores(X, Y, B, n_boot=30, seed=5, backend="sequential")
-    assert (out["m"] == m).all() and m == round(60**0.7)
+    assert (out["m"] == m).all() and m == round(60**0.6)
     a = (m / 60) ** (2 / 5)
     c = rho_star / rho_hat[:, None] - 1
     np.testing.assert_allclose(out["lower"], np.clip(rho_hat / (1 + a * np.quantile(c, 0.95, axis=1)), 0, 1))
