@@ -56,8 +56,8 @@ Indices (``t`` to ``t+1``)
   Every observation belongs to the global reference set, so ``D^G`` is
   always feasible, and the index is transitive: chained GML values
   multiply to ``(1 + D^G(first)) / (1 + D^G(last))``.
-* **Luenberger productivity indicator** (Chambers, Färe & Grosskopf 1996;
-  Chambers 2002), additive, in the same distances::
+* **Luenberger productivity indicator** (Chambers, Färe & Grosskopf 1996),
+  additive, in the same distances::
 
       L  = 1/2 [ (D^t+1(t) - D^t+1(t+1)) + (D^t(t) - D^t(t+1)) ]
       LEC = D^t(t) - D^t+1(t+1)
