@@ -253,11 +253,8 @@ class _SBMPoint:
         vals = np.concatenate([-z, z, inv[m:] / (s1 + s2)])
         return self._run(self.ord, self._ord_rc, vals, self._ord_cost_cols, -inv[:m] / m)
 
-    def score(self, z: np.ndarray) -> tuple[float, str]:
-        """SBM score of ``z`` against reference plus ``z``; super-efficiency against the reference if that is 1."""
-        rho = self.score_ordinary(z)
-        if rho < 1 - _EFF_TOL:
-            return max(rho, 0.0), "optimal"
+    def score_super(self, z: np.ndarray) -> float:
+        """Super-efficiency SBM of ``z`` against the reference set (>= 1; exactly 1 if ``z`` is dominated)."""
         m, s1, s2 = self.dims
         if self.sup is None:
             self._setup_super()
@@ -265,7 +262,25 @@ class _SBMPoint:
         x, y, b = z[:m], z[m : m + s1], z[m + s1 :]
         vals = np.concatenate([-x, -y, -y, -b, -inv[m : m + s1] / s1])
         cost = np.concatenate([[1.0], inv[:m] / (m + s2), np.zeros(s1), inv[m + s1 :] / (m + s2)])
-        return max(self._run(self.sup, self._sup_rc, vals, self._sup_cost_cols, cost), 1.0), "optimal"
+        return max(self._run(self.sup, self._sup_rc, vals, self._sup_cost_cols, cost), 1.0)
+
+    def score(self, z: np.ndarray, maybe_outside: bool = False) -> tuple[float, str]:
+        """SBM score of ``z`` against reference plus ``z``; super-efficiency against the reference if that is 1.
+
+        The super-efficiency score exceeds 1 exactly when no combination of
+        the reference set weakly dominates ``z``, and then the ordinary score
+        is 1.  For a point that may lie outside (``maybe_outside``: no single
+        reference unit dominates it) the super-efficiency programme is
+        therefore solved first, and the ordinary one only if it returns 1.
+        """
+        if maybe_outside:
+            delta = self.score_super(z)
+            if delta > 1 + _EFF_TOL:
+                return delta, "optimal"
+        rho = self.score_ordinary(z)
+        if rho < 1 - _EFF_TOL:
+            return max(rho, 0.0), "optimal"
+        return (1.0 if maybe_outside else self.score_super(z)), "optimal"
 
 
 def _efficient_members(ref: np.ndarray, dims: tuple[int, int, int], rts: str) -> np.ndarray:
@@ -296,11 +311,18 @@ def _scores_task(Zref: np.ndarray, Zeval: np.ndarray, dims: tuple[int, int, int]
     for b, rows in enumerate(subsets):
         ref = Zr[np.unique(rows)]
         ref = ref[_nondominated(ref, m, s1)]
+        # points that no single reference unit weakly dominates may lie outside the frontier
+        W = np.hstack([ref[:, :m], -ref[:, m : m + s1], ref[:, m + s1 :]])
+        P = np.hstack([Ze[:, :m], -Ze[:, m : m + s1], Ze[:, m + s1 :]])
+        outside = np.ones(len(Ze), dtype=bool)
+        for lo in range(0, len(Ze), 512):
+            blk = P[lo : lo + 512]
+            outside[lo : lo + 512] = ~np.any(np.all(W[None, :, :] <= blk[:, None, :], axis=2), axis=1)
         if len(Ze) > 2 * len(ref):  # worth m extra LPs only when many points are scored
             ref = _efficient_members(ref, dims, rts)
         model = _SBMPoint(ref, dims, rts)
         for i in order:
-            val, status = model.score(Ze[i])
+            val, status = model.score(Ze[i], bool(outside[i]))
             if not np.isfinite(val):
                 raise SolverError(f"HiGHS could not score point {i} against subsample {b}: {status}.")
             out[i, b] = val
