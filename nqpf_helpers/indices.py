@@ -225,6 +225,7 @@ def ddf_cvxpy(
     if rts == "vrs":
         cons.append(cp.sum(lam) == 1)
     prob = cp.Problem(objective, cons)
+    _quiet_highs()
     prob.solve(solver=cp.HIGHS)
     if prob.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
         return {"value": math.nan, "status": "infeasible", "lambdas": {}}
@@ -240,12 +241,17 @@ def ddf_cvxpy(
 # --------------------------------------------------------------------------
 
 
+def _quiet_highs() -> None:
+    """Swallow the licence banner HiGHS prints to fd 1 when the first solver of a process is created."""
+    from nqpf_helpers.sbm import _swallow_highs_banner  # the one import from sbm: repoint it here
+
+    _swallow_highs_banner()
+
+
 def _new_highs():
     import highspy
 
-    from nqpf_helpers.sbm import _swallow_highs_banner  # the one import from sbm: repoint here
-
-    _swallow_highs_banner()
+    _quiet_highs()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("presolve", "off")
