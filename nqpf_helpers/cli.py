@@ -172,7 +172,7 @@ def _add_indices(p: argparse.ArgumentParser) -> None:
                    help="add m-out-of-n bootstrap 90%% intervals to the SBM levels, from B subsamples")
     g.add_argument("--kappa", type=float, default=None, help="subsample size m = n^kappa (default: 0.6)")
     g.add_argument("--backend", choices=["loky", "sequential", "dask"], default="loky",
-                   help="where the linear programmes run (default: local processes)")
+                   help="where the --index and --bootstrap programmes run (default: local processes)")
     g.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://10.0.0.5:8786 (--backend dask)")
     g.add_argument("--jobs", type=int, default=1, help="local worker processes (default: 1; -1 = all cores)")
 

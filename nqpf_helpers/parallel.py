@@ -25,12 +25,13 @@ installed in the same version.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from nqpf_helpers.errors import InputError
 
-__all__ = ["BACKENDS", "run_tasks"]
+__all__ = ["BACKENDS", "run_tasks", "use_backend"]
 
 BACKENDS = ("loky", "sequential", "dask")
 
@@ -97,6 +98,42 @@ def run_tasks(
         kwargs = {"client": client} if client is not None else {}
         with parallel_config(backend="dask", **kwargs):
             return Parallel()(delayed(func)(*t) for t in tasks)
+    finally:
+        if client is not None:
+            client.close()
+
+
+@contextmanager
+def use_backend(backend: str = "dask", scheduler: str | None = None) -> Iterator[None]:
+    """Send every joblib ``Parallel`` call inside the block to ``backend``.
+
+    For functions that parallelise with joblib themselves and have no
+    ``backend=`` argument, e.g. :func:`nqpf_helpers.sbm.sbm` with ``n_jobs > 1``::
+
+        with use_backend("dask", scheduler="tcp://10.0.0.5:8786"):
+            scores = sbm(panel, ..., n_jobs=8)
+
+    Parameters
+    ----------
+    backend
+        ``"dask"``, ``"loky"`` or ``"sequential"``.
+    scheduler
+        Dask scheduler address (``"dask"`` only; ``None``: the default client).
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {BACKENDS}; got {backend!r}.")
+    from joblib import parallel_config
+
+    if backend != "dask":
+        with parallel_config(backend=backend):
+            yield
+        return
+    from dask.distributed import Client
+
+    client = Client(scheduler, set_as_default=False) if scheduler is not None else None
+    try:
+        with parallel_config(backend="dask", **({"client": client} if client is not None else {})):
+            yield
     finally:
         if client is not None:
             client.close()
