@@ -48,7 +48,8 @@ Carlo (``benchmarks/bootstrap_coverage.py``, results in
 ``benchmarks/results/bootstrap_coverage.md``): on a Cobb-Douglas design with
 2 inputs, 1 good and 1 bad output, nominal 90 % intervals with
 ``kappa = 0.6`` cover 85-95 % of the true scores for n = 100-400, while
-``kappa = 0.7`` undercovers (about 80 %) and ``kappa = 0.5`` is wider.
+``kappa = 0.7`` undercovers (73-83 %) and ``kappa = 0.5`` is wider and
+overcovers at n = 400 (97.5 %).
 
 Reference sets are reduced to their non-dominated members before solving
 (a dominated unit can be replaced by its dominator in any feasible SBM
