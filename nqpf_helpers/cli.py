@@ -123,10 +123,14 @@ def _cmd_gtfp(args: argparse.Namespace, argv: list[str]) -> int:
         _print_slips(pl.unit_slips(panel, unit=unit, time=time,
                                    columns=[c for c in _split(args.inputs) + _split(args.good) + _split(args.bad)
                                             if c in panel.columns]))
+    if args.index:
+        return _write_index(args, panel, unit, time, out)
     scores = pl.compute_gtfp(
         panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
         rts=args.rts, frontier=args.frontier, window=args.window, progress=_progress(args),
     )
+    if args.bootstrap:
+        scores = _with_bootstrap(args, panel, unit, time, scores)
     nio.write_csv_atomically(scores, out)
     print(f"wrote GTFP for {scores[unit].nunique()} units x {scores[time].nunique()} years to {out}")
     return EXIT_OK
@@ -192,6 +196,52 @@ def _cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
     nio.write_csv_atomically(table, Path(args.out))
     print(f"wrote {len(table)} rows to {args.out}")
     return EXIT_OK
+
+
+# --- growth indices, bootstrap intervals and cluster backends (issue 12) -----------------
+
+
+def _add_indices(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("GTFP growth, uncertainty and where to compute")
+    g.add_argument("--index", choices=["gml", "ml", "luenberger", "sbm-gml"],
+                   help="write productivity change between consecutive years with its parts (EC, TC or BPC) "
+                        "instead of SBM levels")
+    g.add_argument("--bootstrap", type=_positive_int, metavar="B",
+                   help="add m-out-of-n bootstrap 90%% intervals to the SBM levels, from B subsamples")
+    g.add_argument("--kappa", type=float, default=None, help="subsample size m = n^kappa (default: 0.6)")
+    g.add_argument("--backend", choices=["loky", "sequential", "dask"], default="loky",
+                   help="where the --index and --bootstrap programmes run (default: local processes)")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler, e.g. tcp://10.0.0.5:8786 (--backend dask)")
+    g.add_argument("--jobs", type=int, default=1, help="local worker processes (default: 1; -1 = all cores)")
+
+
+def _backend(args: argparse.Namespace) -> dict:
+    if args.scheduler and args.backend != "dask":
+        raise pl.InputError("--scheduler needs --backend dask.")
+    return {"backend": args.backend, "n_jobs": args.jobs, "scheduler": args.scheduler}
+
+
+def _write_index(args: argparse.Namespace, panel, unit: str, time: str, out: Path) -> int:
+    from nqpf_helpers.indices import productivity_index
+
+    if args.bootstrap:
+        raise pl.InputError("--bootstrap gives intervals for SBM levels; run it without --index.")
+    res = productivity_index(panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good),
+                             bad=_split(args.bad), index=args.index, rts=args.rts, **_backend(args))
+    nio.write_csv_atomically(res, out)
+    print(f"wrote {args.index} for {res[unit].nunique()} units x {res[time].nunique()} year pairs to {out}"
+          + (f" ({int((res['reason'] != '').sum())} undefined, see column 'reason')" if (res["reason"] != "").any() else ""))
+    return EXIT_OK
+
+
+def _with_bootstrap(args: argparse.Namespace, panel, unit: str, time: str, scores):
+    from nqpf_helpers.bootstrap import KAPPA, sbm_bootstrap
+
+    boot = sbm_bootstrap(panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good),
+                         bad=_split(args.bad), rts=args.rts, frontier=args.frontier, n_boot=args.bootstrap,
+                         kappa=args.kappa or KAPPA, **_backend(args))
+    keep = boot[[unit, time, "rho_bc", "lower", "upper"]].rename(columns={"rho_bc": "gtfp_bc"})
+    return scores.merge(keep, on=[unit, time], how="left")
 
 
 def _positive_int(text: str) -> int:
@@ -268,10 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     gtfp = add(
         "gtfp", "green TFP of every unit-year: SBM efficiency with undesirable outputs",
         "  nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2,nox,smoke -o gtfp.csv\n"
-        "  nqpf gtfp panel.parquet --unit iso3 --inputs emp,rnna --good rgdpna --rts crs -o gtfp.csv",
+        "  nqpf gtfp panel.parquet --unit iso3 --inputs emp,rnna --good rgdpna --rts crs -o gtfp.csv\n"
+        "  nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2 --index gml -o gml.csv\n"
+        "  nqpf gtfp panel.csv --inputs labour,capital --good gdp --bad so2 --bootstrap 200 --jobs 2 -o gtfp.csv\n"
+        "  nqpf gtfp panel.csv ... --index ml --backend dask --scheduler tcp://10.0.0.5:8786 -o ml.csv",
     )
     _add_input(gtfp)
     _add_sbm(gtfp, required=True)
+    _add_indices(gtfp)
     _add_output(gtfp, "output CSV (unit, year, gtfp, efficient, inefficiency by source)")
     gtfp.set_defaults(func=_cmd_gtfp)
 

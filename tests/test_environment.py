@@ -17,7 +17,7 @@ def _normalise(spec: str) -> tuple[str, str, str]:
 def test_environment_matches_pyproject(root):
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     declared = set(project["dependencies"])
-    for extra in ("book", "test"):
+    for extra in ("book", "test", "cluster"):
         declared |= set(project["optional-dependencies"][extra])
     pyproject_specs = {_normalise(s) for s in declared}
 

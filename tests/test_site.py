@@ -24,7 +24,13 @@ BUILD = Path(os.environ.get("NQPF_BUILD_DIR", ROOT / "_build" / "html")).resolve
 PAPER_DOI = "10.1080/13504851.2025.2458703"
 # Pages whose figures must be numbered, captioned and cited from the text.
 FIGURE_CHAPTERS = sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
-EXERCISE_CHAPTERS = ["chapters/02_gtfp_sbm", "chapters/03_lstm_growth_path", "chapters/10_china_yearbook"]
+EXERCISE_CHAPTERS = [
+    "chapters/02_gtfp_sbm",
+    "chapters/03_lstm_growth_path",
+    "chapters/10_china_yearbook",
+    "chapters/11_gtfp_growth",
+    "chapters/12_gtfp_uncertainty",
+]
 
 
 # --------------------------------------------------------------------------- #

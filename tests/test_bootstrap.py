@@ -1,0 +1,121 @@
+"""Tests for nqpf_helpers.bootstrap: the machinery of the m-out-of-n bootstrap.
+
+Coverage itself is a Monte Carlo question (benchmarks/bootstrap_coverage.py);
+these tests check the scores against the cvxpy SBM model, the interval
+formula against a direct computation, the determinism across backends and
+the variance split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqpf_helpers.bootstrap import (
+    bootstrap_panels,
+    convergence_rate,
+    nqpf_intervals,
+    sbm_bootstrap,
+    subsample_scores,
+    subsample_size,
+)
+from nqpf_helpers.errors import InputError
+from nqpf_helpers.sbm import sbm_cvxpy
+
+
+def _data(rng, n):
+    X = rng.uniform(1, 10, (n, 2))
+    B = rng.uniform(1, 10, (n, 1))
+    Y = (X[:, :1] ** 0.3 * X[:, 1:] ** 0.3 * B**0.2) * np.exp(-np.abs(rng.normal(0, 0.3, (n, 1))))
+    return X, Y, B
+
+
+def _reference_score(X, Y, B, S, o):
+    """SBM of unit o against S plus o, or super-efficiency against S when o is undominated."""
+    in_s = o in set(S)
+    R = np.array(S if in_s else [*S, o])
+    k = list(R).index(o)
+    rho = sbm_cvxpy(X[R], Y[R], B[R], k)["rho"]
+    if rho >= 1 - 1e-9 and not in_s:
+        rho = sbm_cvxpy(X[R], Y[R], B[R], k, super_efficiency=True)["rho"]
+    return rho
+
+
+def test_rules():
+    assert subsample_size(1000, 0.7) == round(1000**0.7)
+    assert subsample_size(1000) == round(1000**0.6)
+    assert subsample_size(10, 0.99) == 9  # never the whole sample
+    assert convergence_rate(2, 2, "vrs") == pytest.approx(2 / 5)
+    assert convergence_rate(2, 2, "crs") == pytest.approx(2 / 4)
+    with pytest.raises(InputError, match="kappa"):
+        subsample_size(100, 1.2)
+
+
+def test_scores_match_cvxpy_full_and_subsample():
+    rng = np.random.default_rng(0)
+    X, Y, B = _data(rng, 40)
+    rho_hat, rho_star, m = subsample_scores(X, Y, B, n_boot=2, kappa=0.8, seed=3, backend="sequential")
+    full = [sbm_cvxpy(X, Y, B, o)["rho"] for o in range(40)]
+    np.testing.assert_allclose(rho_hat, full, atol=1e-6)
+    S = np.random.default_rng(3).choice(40, size=m, replace=False)  # the first subsample drawn
+    ref = [_reference_score(X, Y, B, list(S), o) for o in range(40)]
+    np.testing.assert_allclose(rho_star[:, 0], ref, atol=1e-6)
+    assert (rho_star[:, 0] > 1).any()  # some units lie outside the subsample's frontier
+    assert (rho_star >= rho_hat[:, None] - 1e-9).all()  # a smaller reference set never lowers a score
+
+
+def test_interval_formula_and_bias_correction():
+    rng = np.random.default_rng(1)
+    X, Y, B = _data(rng, 60)
+    df = pd.DataFrame({"u": range(60), "x1": X[:, 0], "x2": X[:, 1], "y": Y[:, 0], "b": B[:, 0]})
+    out = sbm_bootstrap(df, unit="u", time=None, inputs=["x1", "x2"], good=["y"], bad=["b"], n_boot=30,
+                        seed=5, backend="sequential", draws=True)
+    rho_hat, rho_star, m = subsample_scores(X, Y, B, n_boot=30, seed=5, backend="sequential")
+    assert (out["m"] == m).all() and m == round(60**0.6)
+    a = (m / 60) ** (2 / 5)
+    c = rho_star / rho_hat[:, None] - 1
+    np.testing.assert_allclose(out["lower"], np.clip(rho_hat / (1 + a * np.quantile(c, 0.95, axis=1)), 0, 1))
+    np.testing.assert_allclose(out["upper"], np.clip(rho_hat / (1 + a * np.quantile(c, 0.05, axis=1)), 0, 1))
+    assert (out["lower"] <= out["rho"] + 1e-12).all()
+    assert (out["rho_bc"] <= out["rho"] + 1e-12).all()  # the correction removes the upward bias
+    D = out.attrs["draws"]
+    assert D.shape == (60, 30)
+    np.testing.assert_allclose(D, np.minimum(rho_hat[:, None] / (1 + a * c), 1.0))
+
+
+def test_backends_give_identical_numbers():
+    rng = np.random.default_rng(2)
+    X, Y, B = _data(rng, 30)
+    df = pd.DataFrame({"u": np.tile(range(15), 2), "year": np.repeat([1, 2], 15), "x1": X[:, 0], "x2": X[:, 1],
+                       "y": Y[:, 0], "b": B[:, 0]})
+    kw = dict(unit="u", inputs=["x1", "x2"], good=["y"], bad=["b"], n_boot=8, seed=1)
+    a = sbm_bootstrap(df, backend="sequential", **kw)
+    b = sbm_bootstrap(df, backend="loky", n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(a, b)
+    p = bootstrap_panels(sbm_bootstrap(df, backend="sequential", draws=True, **kw), unit="u", time="year")
+    assert len(p) == 8 * 30 and set(p["draw"]) == set(range(8))
+    assert ((p["gtfp"] > 0) & (p["gtfp"] <= 1)).all()
+
+
+def test_nqpf_variance_split_adds_up():
+    rng = np.random.default_rng(4)
+    rows = []
+    for d in range(20):
+        shift = rng.normal(0, 0.2)
+        for s in range(5):
+            rows.append({"unit": "A", "year": 2000, "draw": d, "seed": s, "nqpf": 1 + shift + rng.normal(0, 0.05)})
+    out = nqpf_intervals(pd.DataFrame(rows), unit="unit")
+    r = out.iloc[0]
+    assert r["var_total"] == pytest.approx(r["var_gtfp"] + r["var_seed"], rel=1e-12)
+    assert r["dominant"] == "gtfp" and r["lower"] < r["mean"] < r["upper"]
+
+
+def test_bad_input_is_named():
+    df = pd.DataFrame({"u": range(5), "x": [1.0, 2, 3, 4, 5], "y": [1.0, 2, 2, 3, 1]})
+    with pytest.raises(InputError, match="alpha"):
+        sbm_bootstrap(df, unit="u", time=None, inputs=["x"], good=["y"], alpha=2)
+    with pytest.raises(InputError, match="frontier"):
+        sbm_bootstrap(df, unit="u", time=None, inputs=["x"], good=["y"], frontier="window")
+    with pytest.raises(InputError, match="draws=True"):
+        bootstrap_panels(pd.DataFrame())
