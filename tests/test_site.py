@@ -136,6 +136,19 @@ def test_chapter_source_is_a_lesson(docname):
     assert len(exercises) >= 2 and sorted(solved) == sorted(exercises), f"{docname}: {exercises} vs folded {solved}"
 
 
+def test_glossary_covers_the_plain_names():
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    terms = {line.strip() for line in text.splitlines() if line and not line[0].isspace() and not line.startswith(("`", ":", "(", "#"))}
+    from nqpf_helpers.forecast import PROTOCOLS
+
+    needed = {
+        "First release (30% training)", "Current release (70% training)", "Paper text, one step",
+        "Paper text, recursive", "Improved (protocol)", "Flip share", "Beta convergence", "Sigma convergence",
+        "In-sample year", "Super-efficiency SBM", "Known-answer test", *PROTOCOLS,
+    }
+    assert needed <= terms, f"glossary lacks {sorted(needed - terms)}"
+
+
 def test_citation_cff_parses_and_cites_the_paper():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
     assert cff["cff-version"] == "1.2.0"
