@@ -24,13 +24,8 @@ BUILD = Path(os.environ.get("NQPF_BUILD_DIR", ROOT / "_build" / "html")).resolve
 PAPER_DOI = "10.1080/13504851.2025.2458703"
 # Pages whose figures must be numbered, captioned and cited from the text.
 FIGURE_CHAPTERS = sorted(f"chapters/{p.stem}" for p in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
-EXERCISE_CHAPTERS = [
-    "chapters/02_gtfp_sbm",
-    "chapters/03_lstm_growth_path",
-    "chapters/10_china_yearbook",
-    "chapters/11_gtfp_growth",
-    "chapters/12_gtfp_uncertainty",
-]
+# Every chapter is a lesson: objectives, prerequisites, run time, exercises with folded solutions, a summary.
+EXERCISE_CHAPTERS = FIGURE_CHAPTERS
 
 
 # --------------------------------------------------------------------------- #
@@ -128,6 +123,41 @@ def html_of(build: Path, docname: str) -> Path:
 # --------------------------------------------------------------------------- #
 # Citation metadata (no build needed)
 # --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("docname", EXERCISE_CHAPTERS)
+def test_chapter_source_is_a_lesson(docname):
+    # Checked on the source, so it needs no build: the order a student meets the parts in.
+    text = (ROOT / f"{docname}.md").read_text(encoding="utf-8")
+    parts = {
+        "learning objectives": text.find("```{admonition} What you will learn"),
+        "prerequisites and run time": text.find("```{admonition} Before you start"),
+        "exercises": text.find("\n## Exercises\n"),
+        "summary": text.find("\n## Summary\n"),
+    }
+    missing = [name for name, at in parts.items() if at < 0]
+    assert not missing, f"{docname}: missing {missing}"
+    assert parts["learning objectives"] < parts["prerequisites and run time"] < parts["exercises"], docname
+    first_section = text.find("\n## ")
+    assert parts["prerequisites and run time"] < first_section, f"{docname}: the prerequisites come before the first section"
+    before_you_start = text[parts["prerequisites and run time"]:].split("\n```\n", 1)[0]
+    assert "Time to learn" in before_you_start and "Run time" in before_you_start, docname
+    exercises = re.findall(r"```\{exercise\}[^\n]*\n:label: ([\w-]+)", text)
+    solved = re.findall(r"```\{solution-start\} ([\w-]+)\n:class: dropdown", text)
+    assert len(exercises) >= 2 and sorted(solved) == sorted(exercises), f"{docname}: {exercises} vs folded {solved}"
+
+
+def test_glossary_covers_the_plain_names():
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    terms = {line.strip() for line in text.splitlines() if line and not line[0].isspace() and not line.startswith(("`", ":", "(", "#"))}
+    from nqpf_helpers.forecast import PROTOCOLS
+
+    needed = {
+        "First release (30% training)", "Current release (70% training)", "Paper text, one step",
+        "Paper text, recursive", "Improved (protocol)", "Flip share", "Beta convergence", "Sigma convergence",
+        "In-sample year", "Super-efficiency SBM", "Known-answer test", *PROTOCOLS,
+    }
+    assert needed <= terms, f"glossary lacks {sorted(needed - terms)}"
+
+
 def test_citation_cff_parses_and_cites_the_paper():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
     assert cff["cff-version"] == "1.2.0"
@@ -167,6 +197,12 @@ def test_every_toc_page_was_built(build):
 def test_nojekyll(build):
     # Without it GitHub Pages runs Jekyll, which drops _static/, _sources/ and _images/.
     assert (build / ".nojekyll").exists()
+
+
+def test_no_notebook_trust_notice(build):
+    # folium writes it for Jupyter; nqpf_helpers.sphinx_maps strips it from the pages
+    pages = [p.relative_to(build).as_posix() for p in build.rglob("*.html") if "Make this Notebook Trusted" in p.read_text(encoding="utf-8")]
+    assert not pages, f"pages still show folium's 'Make this Notebook Trusted' notice: {pages}"
 
 
 def test_no_absolute_local_paths(build):
