@@ -33,6 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from nqpf_helpers import forecast as fc
+from nqpf_helpers.forecast import network  # noqa: F401 - sets TensorFlow's environment before keras is imported
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 N_TRAIN = 20  # round(0.7 * 28) windows of a 33-year series
 
@@ -67,7 +71,7 @@ def scaled_training_set(V: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndar
 
 def time_stacked(V: np.ndarray, layout: str, repeats: int = 2) -> tuple[list[float], np.ndarray]:
     X, y = scaled_training_set(V, layout)
-    init = fc.init_weights(len(V), X.shape[-1], seeds=np.arange(len(V)))
+    init = fc.init_weights(range(len(V)), X.shape[-1])
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -93,7 +97,7 @@ def main() -> None:
     # 1. the loop, on a subset of the 31 units
     k = args.loop_units
     X, y = scaled_training_set(V31[:k], "features")
-    init = fc.init_weights(k, X.shape[-1], seeds=np.arange(k))
+    init = fc.init_weights(range(k), X.shape[-1])
     t0 = time.perf_counter()
     loop_pred = fc.train_separate(X, y, init)
     loop_total = time.perf_counter() - t0
@@ -136,8 +140,8 @@ def main() -> None:
         "# LSTM training benchmark: Keras loop vs stacked model",
         "",
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/bench_lstm.py` on {platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs, Python {platform.python_version()}, TensorFlow {fc.tf.__version__}, "
-        f"Keras {fc.keras.__version__}. Network: LSTM(10) -> ReLU -> Dense(1), 300 full-batch epochs, "
+        f"{os.cpu_count()} logical CPUs, Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}. Network: LSTM(10) -> ReLU -> Dense(1), 300 full-batch epochs, "
         "Adam 5e-3 (x0.1 after 250), per-unit clipping at 1, L2 1e-4; 20 training windows of 5 lags per unit.",
         f"Data for the 31-unit runs: {source}.",
         f"Load average (1/5/15 min) at start {'/'.join(f'{x:.1f}' for x in load_before)}, at end "

@@ -93,24 +93,10 @@ class Variant:
 
     def spec(self) -> fc.ProtocolSpec:
         """The :class:`~nqpf_helpers.forecast.ProtocolSpec` this variant trains with."""
-        if self.protocol not in fc.PROTOCOLS:
-            raise ValueError(
-                f"variant {self.name!r}: unknown protocol {self.protocol!r}; choose one of {sorted(fc.PROTOCOLS)}."
-            )
-        base = fc.PROTOCOLS[self.protocol]
-        changes: dict[str, object] = {}
-        if self.lags is not None:
-            changes["lags"] = self.lags
-        if self.layout is not None:
-            changes["layout"] = self.layout
-        if self.train_until is not None:
-            if base.split != "until_year":
-                raise ValueError(
-                    f"variant {self.name!r}: protocol {self.protocol!r} splits by {base.split!r}, so a training "
-                    "cut-off year has no effect; use a protocol with an 'until_year' split or drop train_until."
-                )
-            changes["train_until"] = self.train_until
-        return replace(base, **changes)
+        return fc.resolve_protocol(
+            self.protocol, lags=self.lags, layout=self.layout, train_until=self.train_until,
+            context=f"variant {self.name!r}: ",
+        )
 
     def describe(self) -> dict[str, object]:
         """The choices as a flat dict for tables, with the protocol's own values filled in."""
@@ -173,8 +159,8 @@ def _check_grid(variants: Sequence[Variant]) -> list[Variant]:
         raise ValueError(f"variant names must be unique; repeated: {format_list(dup)}. Rename them.")
     for v in variants:
         v.spec()  # fail early on bad LSTM options
-        if not v.seeds or len(set(v.seeds)) != len(v.seeds):
-            raise ValueError(f"variant {v.name!r}: seeds must be a non-empty tuple of distinct integers.")
+        if not v.seeds or list(v.seeds) != list(range(v.seeds[0], v.seeds[0] + len(v.seeds))):
+            raise ValueError(f"variant {v.name!r}: seeds must be a non-empty tuple of consecutive integers.")
     return variants
 
 
@@ -265,7 +251,8 @@ def run_variants(
         lkey = (skey, spec, tuple(v.seeds))
         if lkey not in nqpf_cache:
             paths = fc.forecast_growth_path(
-                gtfp_cache[skey], spec, seeds=v.seeds, config=config, unit=unit, time=time, value=value
+                gtfp_cache[skey], spec, seeds=len(v.seeds), seed=v.seeds[0], config=config, unit=unit, time=time,
+                value=value,
             )
             nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time)
         parts.append(nqpf_cache[lkey].assign(variant=v.name, choice=v.choice))
