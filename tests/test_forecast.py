@@ -268,8 +268,10 @@ def test_a_province_forecast_is_the_same_alone_in_the_full_panel_and_shuffled(pr
         runs[name] = out[out.region_code == one].sort_values(["seed", "year"]).reset_index(drop=True)
     assert len(runs["alone"]) == 2 * 28
     for name in ("full", "shuffled"):
-        # float32 training: batched kernels of different stack sizes may round differently
-        np.testing.assert_allclose(runs[name].predicted, runs["alone"].predicted, rtol=2e-5, atol=0, err_msg=name)
+        # Equal to float32 rounding, not bit for bit: the batched float32 kernels of a 1-network and a
+        # 62-network stack split their loops differently, which can change the last bit of a few sums.
+        # Measured: max relative difference 4e-9 (graph) and 7e-9 (XLA); 1e-6 is ~8 float32 ulps.
+        np.testing.assert_allclose(runs[name].predicted, runs["alone"].predicted, rtol=1e-6, atol=0, err_msg=name)
         pd.testing.assert_frame_equal(runs[name].drop(columns="predicted"), runs["alone"].drop(columns="predicted"))
     # and the check has teeth: another seed gives another path
     other = f.forecast_growth_path(alone, protocol, seeds=1, seed=9, config=config)
