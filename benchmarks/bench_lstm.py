@@ -30,13 +30,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import keras  # noqa: E402
 import numpy as np
+import tensorflow as tf  # noqa: E402
 
 from nqpf_helpers import forecast as fc
 from nqpf_helpers.forecast import network  # noqa: F401 - sets TensorFlow's environment before keras is imported
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 N_TRAIN = 20  # round(0.7 * 28) windows of a 33-year series
 

@@ -109,7 +109,14 @@ def baseline_forecasts(
                 p = np.exp(_state_space_paths(m, np.log(train), np.log(v), n_test, spec.horizon))
             rows.append(
                 pd.DataFrame(
-                    {unit: u, time: test_years, "split": "test", "actual": v[cut:], "predicted": p, "model": m}
+                    {
+                        unit: u,
+                        time: test_years,
+                        "split": "test",
+                        "actual": v[cut:],
+                        "predicted": p,
+                        "model": m,
+                    }
                 )
             )
     out = pd.concat(rows, ignore_index=True)
@@ -144,4 +151,6 @@ def forecast_errors(
     err = d["predicted"] - d["actual"]
     d = d.assign(sq=err**2, ape=100 * np.abs(err) / np.abs(d["actual"]))
     g = d.groupby(list(by), sort=False)
-    return pd.DataFrame({"n": g.size(), "rmse": np.sqrt(g["sq"].mean()), "mape": g["ape"].mean()}).reset_index()
+    return pd.DataFrame(
+        {"n": g.size(), "rmse": np.sqrt(g["sq"].mean()), "mape": g["ape"].mean()}
+    ).reset_index()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .network import predict_stacked, train_stacked
-from .protocols import Horizon, Layout, ProtocolSpec, TrainConfig, PROTOCOLS, resolve_protocol
+from .protocols import DEFAULT_CONFIG, PROTOCOLS, Horizon, Layout, ProtocolSpec, TrainConfig, resolve_protocol
 from .seeding import check_seeds, init_weights, stack_weights
 from .windows import Scaler, make_windows, n_train_windows, network_inputs, series_matrix
 
@@ -30,7 +30,7 @@ def forecast_growth_path(
     horizon: Horizon | None = None,
     lags: int | None = None,
     train_until: int | None = None,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = DEFAULT_CONFIG,
     unit: str = "region_code",
     time: str = "year",
     value: str = "gtfp",
@@ -112,7 +112,9 @@ def forecast_growth_path(
         path = Vs.copy()
         for j in range(n_tr, n_w):
             w = path[:, j : j + L][:, None, :]
-            step = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(w), spec.layout)), w)[:, 0]
+            step = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(w), spec.layout)), w)[
+                :, 0
+            ]
             path[:, j + L] = step
             pred[:, j] = step
 
@@ -140,7 +142,7 @@ def forecast_protocols(
     seeds: int = 20,
     seed: int = 0,
     layouts: Sequence[Layout | None] = (None,),
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = DEFAULT_CONFIG,
     unit: str = "region_code",
     time: str = "year",
     value: str = "gtfp",

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from .protocols import TrainConfig
+from .protocols import DEFAULT_CONFIG, TrainConfig
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -94,7 +94,10 @@ class StackedLSTM(keras.layers.Layer):
             "dense_kernel": (N, H, 1),
             "dense_bias": (N, 1),
         }
-        self.w = {k: self.add_weight(name=k, shape=s, initializer="zeros", dtype=self.dtype) for k, s in shapes.items()}
+        self.w = {
+            k: self.add_weight(name=k, shape=s, initializer="zeros", dtype=self.dtype)
+            for k, s in shapes.items()
+        }
 
     def set_stacked_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Assign weights from a dict as returned by :func:`init_weights`."""
@@ -128,7 +131,7 @@ def _stacked_forward(weights: list, inputs):
     return out[..., 0]
 
 
-def _train_loop(variables: list, m: list, s: list, X, y, c: "TrainConfig") -> None:
+def _train_loop(variables: list, m: list, s: list, X, y, c: TrainConfig) -> None:
     """All epochs of full-batch training; traced once per shape and config (the config is hashable)."""
     dt = X.dtype
     penalised = [k in _PENALISED for k in _WEIGHT_NAMES]
@@ -137,17 +140,23 @@ def _train_loop(variables: list, m: list, s: list, X, y, c: "TrainConfig") -> No
             pred = _stacked_forward(variables, X)
             # sum over units of each unit's own loss: unit n's gradient depends on unit n only
             loss = 0.5 * tf.reduce_sum(tf.reduce_mean(tf.square(pred - y), axis=1))
-            for v, pen in zip(variables, penalised):
+            for v, pen in zip(variables, penalised, strict=True):
                 if pen:
                     loss += 0.5 * c.l2 * tf.reduce_sum(tf.square(v))
         grads = tape.gradient(loss, variables)
         t = tf.cast(step + 1, dt)
         lr = tf.where(
-            step < c.drop_after, tf.constant(c.learning_rate, dt), tf.constant(c.learning_rate * c.drop_factor, dt)
+            step < c.drop_after,
+            tf.constant(c.learning_rate, dt),
+            tf.constant(c.learning_rate * c.drop_factor, dt),
         )
         # Keras' Adam: bias corrections folded into the step size
-        alpha = lr * tf.sqrt(1.0 - tf.pow(tf.constant(c.beta_2, dt), t)) / (1.0 - tf.pow(tf.constant(c.beta_1, dt), t))
-        for v, g, mi, si in zip(variables, grads, m, s):
+        alpha = (
+            lr
+            * tf.sqrt(1.0 - tf.pow(tf.constant(c.beta_2, dt), t))
+            / (1.0 - tf.pow(tf.constant(c.beta_1, dt), t))
+        )
+        for v, g, mi, si in zip(variables, grads, m, s, strict=True):
             # one norm per unit: reduce over every axis but the leading one
             axes = list(range(1, len(v.shape)))
             norm = tf.sqrt(tf.reduce_sum(tf.square(g), axis=axes, keepdims=True))
@@ -158,7 +167,7 @@ def _train_loop(variables: list, m: list, s: list, X, y, c: "TrainConfig") -> No
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_loop(shapes: tuple, config: "TrainConfig"):
+def _compiled_loop(shapes: tuple, config: TrainConfig):
     """One traced (and, by default, XLA-compiled) training loop per input shape and config.
 
     XLA fuses the small per-unit kernels of all epochs into one compiled loop
@@ -183,7 +192,7 @@ def train_stacked(
     X: np.ndarray,
     y: np.ndarray,
     init: dict[str, np.ndarray],
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = DEFAULT_CONFIG,
 ) -> StackedLSTM:
     """Train N independent networks as one stacked Keras layer.
 
@@ -223,7 +232,7 @@ def train_stacked(
     s = [tf.Variable(tf.zeros_like(v)) for v in variables]
     loop = _compiled_loop((X.shape, y.shape), config)
     loop(variables, m, s, tf.constant(X, dtype=dt), tf.constant(y, dtype=dt), config)
-    layer.set_stacked_weights({k: v.numpy() for k, v in zip(_WEIGHT_NAMES, variables)})
+    layer.set_stacked_weights({k: v.numpy() for k, v in zip(_WEIGHT_NAMES, variables, strict=True)})
     return layer
 
 
@@ -240,7 +249,7 @@ def train_separate(
     X: np.ndarray,
     y: np.ndarray,
     init: dict[str, np.ndarray],
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = DEFAULT_CONFIG,
     X_predict: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reference implementation: one plain ``keras.Sequential`` per unit, in a loop.

@@ -22,6 +22,7 @@ import numpy as np
 from nqpf_helpers.errors import InputError
 
 __all__ = [
+    "DEFAULT_CONFIG",
     "Horizon",
     "LAGS",
     "Layout",
@@ -201,7 +202,9 @@ def resolve_protocol(
             f"{context}lags must be a positive integer (the window length in years), got {spec.lags!r}."
         )
     if spec.layout not in _LAYOUTS:
-        raise InputError(f"{context}unknown input layout {spec.layout!r}; use 'features' (MATLAB) or 'sequence'.")
+        raise InputError(
+            f"{context}unknown input layout {spec.layout!r}; use 'features' (MATLAB) or 'sequence'."
+        )
     if spec.horizon not in _HORIZONS:
         raise InputError(f"{context}unknown horizon {spec.horizon!r}; use 'one_step' or 'recursive'.")
     return replace(spec, lags=int(spec.lags)) if not isinstance(spec.lags, int) else spec
@@ -251,3 +254,7 @@ class TrainConfig:
     epsilon: float = 1e-8
     dtype: str = "float32"
     jit_compile: bool = True
+
+
+DEFAULT_CONFIG = TrainConfig()
+"""The released code's training options, the default of every training function."""

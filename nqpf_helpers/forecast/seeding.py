@@ -48,7 +48,11 @@ def check_seeds(seeds: int, seed: int) -> tuple[int, int]:
         Non-integer, boolean or out-of-range values, with the fix.
     """
     if not _is_int(seeds) or seeds < 1:
-        hint = " (seeds is now the number of networks; pass seed= for the first one)" if not _is_int(seeds) else ""
+        hint = (
+            " (seeds is now the number of networks; pass seed= for the first one)"
+            if not _is_int(seeds)
+            else ""
+        )
         raise InputError(
             f"seeds must be a whole number >= 1 (how many networks per unit), got {seeds!r}{hint}. "
             "Use e.g. seeds=20."
