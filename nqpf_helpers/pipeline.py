@@ -28,7 +28,6 @@ message that names the problem and the fix.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import warnings
 from collections.abc import Sequence
@@ -157,24 +156,9 @@ def check_run_panel(
 
 # --------------------------------------------------------------------------- computing
 def _protocol_spec(protocol: str, train_until: int | None, lags: int | None = None):
-    from nqpf_helpers import forecast as fc
+    from nqpf_helpers.forecast.protocols import resolve_protocol
 
-    if protocol not in fc.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
-    spec = fc.PROTOCOLS[protocol]
-    if lags is not None:
-        if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 1:
-            raise ValueError(f"lags must be a whole number of years >= 1 (the window length), got {lags!r}.")
-        spec = dataclasses.replace(spec, lags=int(lags))
-    if train_until is None:
-        return spec
-    if spec.split != "until_year":
-        by_year = sorted(k for k, v in fc.PROTOCOLS.items() if v.split == "until_year")
-        raise ValueError(
-            f"protocol {protocol!r} splits training and test years by share, so a training cut-off "
-            f"year does not apply. Drop --train-until, or use one of {by_year}."
-        )
-    return dataclasses.replace(spec, train_until=int(train_until))
+    return resolve_protocol(protocol, lags=lags, train_until=train_until)
 
 
 def compute_gtfp(
@@ -299,6 +283,8 @@ def compute_nqpf(
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("seeds must be at least 1.")
+    if seed_list != list(range(seed_list[0], seed_list[0] + len(seed_list))):
+        raise InputError(f"seeds must be consecutive integers (ensemble members seed, seed + 1, ...), got {seed_list}.")
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}.")
     check_run_panel(gtfp, unit=unit, time=time, gtfp=value,
@@ -309,7 +295,8 @@ def compute_nqpf(
     groups = [seed_list[i : i + chunk] for i in range(0, len(seed_list), chunk)]
     parts = []
     for group in tqdm(groups, desc="LSTM growth paths", unit="seed group", disable=not progress, file=sys.stderr):
-        parts.append(fc.forecast_growth_path(gtfp, spec, seeds=group, config=config, unit=unit, time=time, value=value))
+        parts.append(fc.forecast_growth_path(gtfp, spec, seeds=len(group), seed=group[0], config=config,
+                                             unit=unit, time=time, value=value))
     pred = pd.concat(parts, ignore_index=True)
     out = nq.ensemble_nqpf(pred, unit=unit, time=time)
     cols = [unit, time, "split", "actual", "predicted", "nqpf", "n_seeds", "n_below_floor", "reason"]

@@ -108,24 +108,10 @@ class Variant:
 
     def spec(self) -> fc.ProtocolSpec:
         """The :class:`~nqpf_helpers.forecast.ProtocolSpec` this variant trains with."""
-        if self.protocol not in fc.PROTOCOLS:
-            raise ValueError(
-                f"variant {self.name!r}: unknown protocol {self.protocol!r}; choose one of {sorted(fc.PROTOCOLS)}."
-            )
-        base = fc.PROTOCOLS[self.protocol]
-        changes: dict[str, object] = {}
-        if self.lags is not None:
-            changes["lags"] = self.lags
-        if self.layout is not None:
-            changes["layout"] = self.layout
-        if self.train_until is not None:
-            if base.split != "until_year":
-                raise ValueError(
-                    f"variant {self.name!r}: protocol {self.protocol!r} splits by {base.split!r}, so a training "
-                    "cut-off year has no effect; use a protocol with an 'until_year' split or drop train_until."
-                )
-            changes["train_until"] = self.train_until
-        return replace(base, **changes)
+        return fc.resolve_protocol(
+            self.protocol, lags=self.lags, layout=self.layout, train_until=self.train_until,
+            context=f"variant {self.name!r}: ",
+        )
 
     def describe(self) -> dict[str, object]:
         """The choices as a flat dict for tables, with the protocol's own values filled in."""
@@ -289,7 +275,7 @@ def run_variants(
         lkey = (skey, spec, v.seed_values())
         if lkey not in nqpf_cache:
             paths = fc.forecast_growth_path(
-                gtfp_cache[skey], spec, seeds=v.seed_values(), config=config, unit=unit, time=time, value=value
+                gtfp_cache[skey], spec, seeds=v.seeds, seed=v.seed, config=config, unit=unit, time=time, value=value
             )
             nqpf_cache[lkey] = ensemble_nqpf(paths, unit=unit, time=time, floor=floor)
         parts.append(nqpf_cache[lkey].assign(variant=v.name, choice=v.choice))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nqpf_helpers import forecast as f
-from nqpf_helpers.validate import PanelError
+from nqpf_helpers.errors import InputError, PanelError
 
 # XLA compilation costs more than it saves on 30 epochs; the default (compiled) path is covered by
 # the stacked-vs-separate test
@@ -185,7 +189,7 @@ def _scaled_training_set(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 def test_stacked_training_equals_separate_keras_models(layout: str) -> None:
     X, y = _scaled_training_set(2)
     Xi = f.network_inputs(X, layout)
-    init = f.init_weights(2, Xi.shape[-1], seeds=[3, 4])
+    init = f.init_weights(["a", "b"], Xi.shape[-1], seed=3)
     cfg = f.TrainConfig(epochs=40, drop_after=25)
     stacked = f.predict_stacked(f.train_stacked(Xi, y, init, cfg), Xi)
     separate = f.train_separate(Xi, y, init, cfg)
@@ -200,7 +204,7 @@ def test_units_do_not_interact_even_with_exploding_gradients() -> None:
     y = y.copy()
     y[1] *= 1e4  # unit 1 has huge losses; per-unit clipping must keep them out of units 0 and 2
     Xi = f.network_inputs(X, "sequence")
-    init = f.init_weights(3, 1, seeds=[10, 11, 12])
+    init = f.init_weights(["a", "b", "c"], 1, seed=10)
     together = f.predict_stacked(f.train_stacked(Xi, y, init, FAST), Xi)
     for n in (0, 2):
         alone_init = {k: v[n : n + 1] for k, v in init.items()}
@@ -208,11 +212,16 @@ def test_units_do_not_interact_even_with_exploding_gradients() -> None:
         np.testing.assert_allclose(together[n], alone[0], atol=1e-5)
 
 
-def test_init_weights_depend_only_on_each_units_seed() -> None:
-    a = f.init_weights(3, 5, seeds=[7, 8, 9])
-    b = f.init_weights(1, 5, seeds=[8])
+def test_init_weights_depend_only_on_the_seed_and_the_unit_id() -> None:
+    a = f.init_weights(["110000", "120000", "130000"], 5, seed=7)
+    b = f.init_weights(["120000"], 5, seed=7)
+    c = f.init_weights([120000], 5, seed=7)  # the string form identifies the unit, as in a CSV
     for k in a:
         np.testing.assert_array_equal(a[k][1], b[k][0])
+        np.testing.assert_array_equal(c[k][0], b[k][0])
+    other_seed = f.init_weights(["120000"], 5, seed=8)
+    assert np.abs(other_seed["kernel"] - b["kernel"]).max() > 1e-3
+    assert np.abs(a["kernel"][0] - a["kernel"][1]).max() > 1e-3  # units differ under one seed
     rk = a["recurrent_kernel"][0]
     np.testing.assert_allclose(rk @ rk.T, np.eye(10), atol=1e-10)  # orthogonal rows
     np.testing.assert_array_equal(a["bias"][0][10:20], 1.0)  # unit forget-gate bias
@@ -222,22 +231,103 @@ def test_init_weights_depend_only_on_each_units_seed() -> None:
 def test_same_seed_gives_identical_nqpf_and_other_seeds_differ() -> None:
     f.set_determinism(0)
     df = synthetic_panel(2)
-    a = f.forecast_growth_path(df, "released_current", seeds=[1, 2], config=FAST)
-    b = f.forecast_growth_path(df, "released_current", seeds=[1, 2], config=FAST)
+    a = f.forecast_growth_path(df, "released_current", seeds=2, seed=1, config=FAST)
+    b = f.forecast_growth_path(df, "released_current", seeds=2, seed=1, config=FAST)
+    assert sorted(a.seed.unique()) == [1, 2]
     np.testing.assert_array_equal(a.actual / a.predicted, b.actual / b.predicted)
     s1, s2 = a[a.seed == 1].predicted.to_numpy(), a[a.seed == 2].predicted.to_numpy()
     assert np.abs(s1 - s2).max() > 1e-4
 
 
-def test_a_region_result_does_not_depend_on_the_other_regions() -> None:
-    df = synthetic_panel(3)
-    both = f.forecast_growth_path(df, "paper_one_step", seeds=[0], config=FAST)
-    alone = f.forecast_growth_path(df[df.region_code != "120000"], "paper_one_step", seeds=[0], config=FAST)
-    key = ["region_code", "year"]
-    m = both.merge(alone, on=key, suffixes=("_b", "_a"))
-    m = m[m.region_code == "110000"]
-    # stack position changes the init seed of later units, so compare the first region only
-    np.testing.assert_allclose(m.predicted_b, m.predicted_a, rtol=1e-5)
+PROVINCES = [f"{c}0000" for c in (11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41,
+                                   42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65)]
+
+
+def province_panel() -> pd.DataFrame:
+    """31 synthetic GTFP series labelled with the provincial codes, 1990-2022."""
+    df = synthetic_panel(31, seed=3)
+    return df.assign(region_code=df.region_code.map(dict(zip(sorted(df.region_code.unique()), PROVINCES, strict=True))))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "config"),
+    [("improved", FAST), ("released_current", FAST), ("improved", f.TrainConfig(epochs=30, drop_after=20))],
+    ids=["improved", "released_current", "improved-xla"],
+)
+def test_a_province_forecast_is_the_same_alone_in_the_full_panel_and_shuffled(protocol, config) -> None:
+    """Issue 10 point 2: a unit's growth path does not depend on the other units or their order."""
+    full = province_panel()
+    shuffled = full.sample(frac=1.0, random_state=7)  # rows in random order
+    rename = {p: f"z{p}" for p in PROVINCES[:10]}  # and ten other units sort after the rest
+    shuffled = shuffled.assign(region_code=shuffled.region_code.replace(rename))
+    one = "330000"  # Zhejiang: position 11 of 31, position 1 alone, position 1 after the renaming
+    alone = full[full.region_code == one]
+    runs = {}
+    for name, d in {"alone": alone, "full": full, "shuffled": shuffled}.items():
+        out = f.forecast_growth_path(d, protocol, seeds=2, seed=5, config=config)
+        runs[name] = out[out.region_code == one].sort_values(["seed", "year"]).reset_index(drop=True)
+    assert len(runs["alone"]) == 2 * 28
+    for name in ("full", "shuffled"):
+        # Equal to float32 rounding, not bit for bit: the batched float32 kernels of a 1-network and a
+        # 62-network stack split their loops differently, which can change the last bit of a few sums.
+        # Measured: max relative difference 4e-9 (graph) and 7e-9 (XLA); 1e-6 is ~8 float32 ulps.
+        np.testing.assert_allclose(runs[name].predicted, runs["alone"].predicted, rtol=1e-6, atol=0, err_msg=name)
+        pd.testing.assert_frame_equal(runs[name].drop(columns="predicted"), runs["alone"].drop(columns="predicted"))
+    # and the check has teeth: another seed gives another path
+    other = f.forecast_growth_path(alone, protocol, seeds=1, seed=9, config=config)
+    assert np.abs(other.predicted.to_numpy() - runs["alone"].predicted[:28].to_numpy()).max() > 1e-4
+
+
+def test_network_seed_is_stable_across_processes() -> None:
+    """sha256, not hash(): the same initial network under any PYTHONHASHSEED."""
+    code = (
+        "from nqpf_helpers.forecast import init_weights; "
+        "print(float(init_weights(['110000', 'CHN'], 5, seed=3)['kernel'].sum()).hex())"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": h},
+        ).stdout
+        for h in ("0", "1", "12345")
+    }
+    assert len(outs) == 1
+    assert float.fromhex(outs.pop()) == float(f.init_weights(["110000", "CHN"], 5, seed=3)["kernel"].sum())
+
+
+def test_baselines_import_without_tensorflow() -> None:
+    code = (
+        "import sys; from nqpf_helpers.forecast import baseline_forecasts, PROTOCOLS, init_weights, resolve_protocol; "
+        "import nqpf_helpers.forecast.baselines; "
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')); "
+        "assert not heavy, heavy[:5]; "
+        "print('light')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "light"
+
+
+def test_one_protocol_resolution_for_forecast_pipeline_and_robustness() -> None:
+    from nqpf_helpers import pipeline, robustness
+
+    spec = f.resolve_protocol("improved", lags=3, train_until=2005, layout="features")
+    assert (spec.lags, spec.train_until, spec.layout, spec.transform) == (3, 2005, "features", "log_growth")
+    assert pipeline._protocol_spec("improved", 2005, 3) == f.resolve_protocol("improved", lags=3, train_until=2005)
+    assert robustness.Variant("v", lags=3, train_until=2005).spec() == pipeline._protocol_spec("improved", 2005, 3)
+    for call in (
+        lambda: f.resolve_protocol("released_current", train_until=2005),
+        lambda: pipeline._protocol_spec("released_current", 2005),
+        lambda: robustness.Variant("v", protocol="released_current", train_until=2005).spec(),
+    ):
+        with pytest.raises(InputError, match="splits training and test years by share"):
+            call()
+    with pytest.raises(InputError, match="unknown input layout 'columns'"):
+        f.resolve_protocol("improved", layout="columns")
+    with pytest.raises(InputError, match="unknown horizon"):
+        f.resolve_protocol("improved", horizon="far")
+    with pytest.raises(InputError, match="train_until must be a year"):
+        f.resolve_protocol("improved", train_until=2005.5)
 
 
 @pytest.mark.parametrize("protocol", ["paper_recursive", "improved"])
@@ -258,7 +348,7 @@ def test_improved_variant_predicts_positive_gtfp_even_after_a_collapse() -> None
     df = synthetic_panel(3, seed=4)
     df.loc[df.year >= 2012, "gtfp"] *= 0.01  # a collapse far outside the training range
     for horizon in ("one_step", "recursive"):
-        out = f.forecast_growth_path(df, "improved", seeds=[0, 1], horizon=horizon, config=FAST)
+        out = f.forecast_growth_path(df, "improved", seeds=2, horizon=horizon, config=FAST)
         assert np.all(np.isfinite(out.predicted)) and np.all(out.predicted > 0)
         assert np.all(np.isfinite(out.actual / out.predicted))
 
@@ -268,7 +358,7 @@ def test_released_protocol_can_predict_nonpositive_gtfp_after_a_collapse() -> No
     # This documents why the improved variant models log GTFP: the failure must be reachable.
     df = synthetic_panel(4, seed=4)
     df.loc[df.year >= 2012, "gtfp"] *= 1e-3
-    out = f.forecast_growth_path(df, "released_current", seeds=list(range(4)))
+    out = f.forecast_growth_path(df, "released_current", seeds=4)
     assert (out.predicted <= 0).any()
 
 
@@ -293,11 +383,30 @@ def test_series_too_short_is_rejected() -> None:
         f.forecast_growth_path(synthetic_panel(2, start=2015, end=2020), config=FAST)
 
 
-def test_unknown_protocol_and_bad_seeds_are_rejected() -> None:
-    with pytest.raises(ValueError, match="unknown protocol"):
+def test_unknown_protocol_is_rejected() -> None:
+    with pytest.raises(InputError, match="unknown protocol 'matlab'"):
         f.forecast_growth_path(synthetic_panel(1), "matlab", config=FAST)
-    with pytest.raises(ValueError, match="distinct"):
-        f.forecast_growth_path(synthetic_panel(1), seeds=[1, 1], config=FAST)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seeds": 0}, r"seeds must be a whole number >= 1.*got 0"),
+        ({"seeds": -3}, r"seeds must be a whole number >= 1.*got -3"),
+        ({"seeds": 2.5}, r"seeds must be a whole number >= 1.*got 2.5"),
+        ({"seeds": True}, r"seeds must be a whole number >= 1.*got True"),
+        ({"seeds": [0, 1]}, r"seeds is now the number of networks; pass seed="),
+        ({"seed": -1}, r"seed must be a whole number >= 0.*got -1"),
+        ({"seed": 1.5}, r"seed must be a whole number >= 0.*got 1.5"),
+        ({"seed": "7"}, r"seed must be a whole number >= 0.*got '7'"),
+    ],
+)
+def test_bad_seeds_are_rejected_before_training(kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        f.forecast_growth_path(synthetic_panel(1), config=FAST, **kwargs)
+    if "seed" in kwargs:
+        with pytest.raises(InputError, match=message):
+            f.init_weights(["a"], 1, seed=kwargs["seed"])
 
 
 # --------------------------------------------------------------------------- baselines

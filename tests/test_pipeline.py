@@ -105,7 +105,7 @@ def test_lags_are_checked_before_computing(panel):
     g = pl.compute_gtfp(short, unit="region_code", time="year", **SBM)
     with pytest.raises(PanelError, match=r"windows of 7 years.*--lags 6"):
         pl.compute_nqpf(g, unit="region_code", time="year", lags=7, protocol="released_current", **QUICK)
-    with pytest.raises(ValueError, match="lags must be a whole number"):
+    with pytest.raises(ValueError, match="lags must be a positive integer"):
         pl.compute_nqpf(g, unit="region_code", time="year", lags=0, **QUICK)
 
 

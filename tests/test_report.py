@@ -38,9 +38,10 @@ def fake_result(units=NAMES, unit="地区", time="年份", codes=True) -> pl.Pip
     n["split"] = np.where(n[time] <= 2009, "train", "test")
     n["predicted"] = n["actual"] * rng.uniform(0.8, 1.2, len(n))
     n["nqpf"] = n["actual"] / n["predicted"]
-    n["predicted_nonpositive"] = False
     n["n_seeds"] = 2
-    n = n[[unit, time, "split", "actual", "predicted", "nqpf", "predicted_nonpositive", "n_seeds"]]
+    n["n_below_floor"] = 0
+    n["reason"] = ""
+    n = n[[unit, time, "split", "actual", "predicted", "nqpf", "n_seeds", "n_below_floor", "reason"]]
     results = g.merge(n.drop(columns=["actual"]), on=[unit, time], how="left")
     _, found = pl.region_codes_for(list(units)) if codes else (None, None)
     if found:

@@ -1,0 +1,260 @@
+"""Named forecast protocols, training options and the one function that resolves them.
+
+A *protocol* (:class:`ProtocolSpec`) says how a growth path is fitted and
+predicted: the training/test split, the transform of the series, the
+prediction horizon, how a window is fed to the network and its length.
+:func:`resolve_protocol` turns a protocol name (or spec) plus the overrides a
+caller allows (``layout``, ``horizon``, ``lags``, ``train_until``) into a
+checked :class:`ProtocolSpec`; the growth paths, the baselines, the pipeline
+and the robustness grid all call it, so every entry point accepts and rejects
+the same things with the same messages.
+
+This module imports neither TensorFlow nor statsmodels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from nqpf_helpers.errors import InputError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Horizon",
+    "LAGS",
+    "Layout",
+    "PROTOCOLS",
+    "ProtocolSpec",
+    "Split",
+    "TrainConfig",
+    "Transform",
+    "resolve_protocol",
+]
+
+LAGS = 5
+"""Window length of the released code (``kim = 5``)."""
+
+Layout = Literal["features", "sequence"]
+Split = Literal["share_of_windows", "share_of_series", "until_year"]
+Transform = Literal["minmax_level", "log_growth"]
+Horizon = Literal["one_step", "recursive"]
+
+_LAYOUTS = ("features", "sequence")
+_HORIZONS = ("one_step", "recursive")
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """How a growth path is fitted and predicted.
+
+    Attributes
+    ----------
+    name
+        Key in :data:`PROTOCOLS`.
+    description
+        One line for tables.
+    split, share, train_until
+        Training/test split rule, see :func:`nqpf_helpers.forecast.n_train_windows`.
+    transform
+        ``"minmax_level"``: GTFP levels min-max scaled per lag position and for
+        the target, fitted on training windows (released code).
+        ``"log_growth"``: inputs are log GTFP relative to the last lag, the
+        target is the next log change, both divided by the training s.d. of
+        log changes; predicted GTFP = last GTFP x exp(predicted change) > 0.
+    horizon
+        ``"one_step"``: every year is predicted from the ``lags`` *actual*
+        preceding values.  ``"recursive"``: after the training period the
+        network's own predictions replace actual values in its input (a
+        counterfactual path that never sees post-training data).
+    layout
+        ``"features"`` (MATLAB: ``lags`` features x 1 time step) or
+        ``"sequence"`` (1 feature x ``lags`` time steps).
+    lags
+        Window length: how many past values predict the next one (released
+        code: :data:`LAGS` = 5).
+    """
+
+    name: str
+    description: str
+    split: Split
+    share: float = 0.7
+    train_until: int = 2009
+    transform: Transform = "minmax_level"
+    horizon: Horizon = "one_step"
+    layout: Layout = "features"
+    lags: int = LAGS
+
+
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    p.name: p
+    for p in [
+        ProtocolSpec(
+            "released_current",
+            "released code (current): first 70% of windows train, one step ahead",
+            "share_of_windows",
+            share=0.7,
+        ),
+        ProtocolSpec(
+            "released_first",
+            "released code (first upload): first round(0.3 x years) windows train, one step ahead",
+            "share_of_series",
+            share=0.3,
+        ),
+        ProtocolSpec(
+            "paper_one_step",
+            "paper text: train on targets up to 2009, one step ahead from actual lags",
+            "until_year",
+        ),
+        ProtocolSpec(
+            "paper_recursive",
+            "paper text: train on targets up to 2009, recursive path from 2010",
+            "until_year",
+            horizon="recursive",
+        ),
+        ProtocolSpec(
+            "improved",
+            "improved: log growth, linear scaling, sequence input, seed ensemble; train to 2009, recursive path",
+            "until_year",
+            transform="log_growth",
+            horizon="recursive",
+            layout="sequence",
+        ),
+    ]
+}
+"""The named protocols of :func:`nqpf_helpers.forecast.forecast_growth_path`."""
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def resolve_protocol(
+    protocol: str | ProtocolSpec,
+    *,
+    layout: Layout | None = None,
+    horizon: Horizon | None = None,
+    lags: int | None = None,
+    train_until: int | None = None,
+    context: str = "",
+) -> ProtocolSpec:
+    """The checked :class:`ProtocolSpec` for a protocol name or spec and optional overrides.
+
+    Parameters
+    ----------
+    protocol
+        A key of :data:`PROTOCOLS` or a :class:`ProtocolSpec`.
+    layout, horizon, lags, train_until
+        Replace the protocol's input layout, prediction horizon, window length
+        or training cut-off year; ``None`` keeps the protocol's own.  A cut-off
+        year only applies to protocols with an ``"until_year"`` split.
+    context
+        Prefix for error messages (e.g. ``"variant 'lags=3': "``).
+
+    Returns
+    -------
+    ProtocolSpec
+
+    Raises
+    ------
+    InputError
+        Unknown protocol, layout or horizon; ``lags`` not a positive integer;
+        ``train_until`` not an integer or given for a protocol that splits by
+        share.
+
+    Examples
+    --------
+    >>> resolve_protocol("improved", lags=3).lags
+    3
+    """
+    if isinstance(protocol, str):
+        if protocol not in PROTOCOLS:
+            raise InputError(f"{context}unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}.")
+        spec = PROTOCOLS[protocol]
+    elif isinstance(protocol, ProtocolSpec):
+        spec = protocol
+    else:
+        raise InputError(
+            f"{context}protocol must be a name in {sorted(PROTOCOLS)} or a ProtocolSpec, got {type(protocol).__name__}."
+        )
+    changes: dict[str, object] = {}
+    if layout is not None:
+        changes["layout"] = layout
+    if horizon is not None:
+        changes["horizon"] = horizon
+    if lags is not None:
+        changes["lags"] = lags
+    if train_until is not None:
+        if not _is_int(train_until):
+            raise InputError(f"{context}train_until must be a year (an integer), got {train_until!r}.")
+        if spec.split != "until_year":
+            by_year = sorted(k for k, v in PROTOCOLS.items() if v.split == "until_year")
+            raise InputError(
+                f"{context}protocol {spec.name!r} splits training and test years by share, so a training cut-off "
+                f"year has no effect. Drop --train-until (train_until=), or use one of {by_year}."
+            )
+        changes["train_until"] = int(train_until)
+    spec = replace(spec, **changes) if changes else spec
+    if not _is_int(spec.lags) or spec.lags < 1:
+        raise InputError(
+            f"{context}lags must be a positive integer (the window length in years), got {spec.lags!r}."
+        )
+    if spec.layout not in _LAYOUTS:
+        raise InputError(
+            f"{context}unknown input layout {spec.layout!r}; use 'features' (MATLAB) or 'sequence'."
+        )
+    if spec.horizon not in _HORIZONS:
+        raise InputError(f"{context}unknown horizon {spec.horizon!r}; use 'one_step' or 'recursive'.")
+    return replace(spec, lags=int(spec.lags)) if not isinstance(spec.lags, int) else spec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training options; the defaults are those of the released MATLAB code.
+
+    Attributes
+    ----------
+    hidden
+        LSTM hidden units (``lstmLayer(10)``).
+    epochs
+        Full-batch epochs (``MaxEpochs 300``; the training set is smaller
+        than MATLAB's default mini-batch of 128, so one epoch is one step).
+    learning_rate, drop_after, drop_factor
+        Piecewise schedule: ``learning_rate`` for the first ``drop_after``
+        epochs, then multiplied by ``drop_factor``.
+    clip_norm
+        Per-unit, per-weight-tensor gradient L2-norm threshold (MATLAB's
+        default ``GradientThresholdMethod 'l2norm'`` clips each learnable
+        separately; Keras ``clipnorm`` does the same).
+    l2
+        MATLAB ``L2Regularization``: adds ``l2 / 2 * ||w||^2`` per weight
+        matrix (not biases) to the loss.
+    beta_1, beta_2, epsilon
+        Adam constants (MATLAB defaults).  The update is Keras' form of Adam,
+        which folds the bias corrections into the step size; it differs from
+        MATLAB's only in where ``epsilon`` enters, a negligible difference at
+        ``1e-8``.
+    dtype
+        Floating point type of the computation.
+    jit_compile
+        Compile the whole training loop with XLA.
+    """
+
+    hidden: int = 10
+    epochs: int = 300
+    learning_rate: float = 5e-3
+    drop_after: int = 250
+    drop_factor: float = 0.1
+    clip_norm: float = 1.0
+    l2: float = 1e-4
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    dtype: str = "float32"
+    jit_compile: bool = True
+
+
+DEFAULT_CONFIG = TrainConfig()
+"""The released code's training options, the default of every training function."""
