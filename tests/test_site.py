@@ -319,3 +319,12 @@ def test_api_page_generator_lists_modules_from_the_package():
     assert listed == {n for n in nqpf_helpers.__all__ if n not in nqpf_helpers.SUBMODULES and n != "__version__"}
     assert "| `coverage` | {py:obj}`nqpf_helpers.data.coverage` |" in page
     assert "| `NQPFError` | {py:obj}`nqpf_helpers.errors.NQPFError` |" in page
+
+
+def test_no_bibliography_key_is_defined_twice():
+    # sphinxcontrib-bibtex warns (and the strict build fails) on a key repeated across .bib files
+    keys = []
+    for bib in sorted((ROOT / "book").glob("*.bib")):
+        keys += re.findall(r"^@\w+\{([^,\s]+),", bib.read_text(encoding="utf-8"), flags=re.M)
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    assert not repeated, f"bibliography keys defined more than once: {repeated}"
