@@ -25,12 +25,13 @@ if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
 __all__ = ["DEFAULT_SIMPLIFY", "map_levels", "unmatched_codes"]
 
 #: Simplification tolerance in degrees for each level, coarser where units are
-#: many: about 1 km for the 31 provinces, 2 km for the ~370 cities and 3 km for
-#: the ~2,800 counties.  That is hardly visible at the national zoom the maps
-#: open at and keeps a county map well under 1 MB (one at 1 km took 2.5 MB).
-DEFAULT_SIMPLIFY: dict[str, float | None] = {"province": 0.01, "city": 0.02, "county": 0.03, "world": None}
-# Coordinates are rounded too: 3 decimals is about 100 m, 2 about 1 km (below the county tolerance).
-_DECIMALS = {"province": 3, "city": 3, "county": 2, "world": 2}
+#: many: about 2 km for the 31 provinces and ~370 cities, 3 km for the ~2,800
+#: counties.  That is hardly visible at the national zoom the maps open at,
+#: and a book page with a province, a city and a county map stays well under
+#: 1.5 MB (at 1 km and three decimals a county map alone took 2.5 MB).
+DEFAULT_SIMPLIFY: dict[str, float | None] = {"province": 0.02, "city": 0.02, "county": 0.03, "world": None}
+# Coordinates are rounded too: 2 decimals is about 1 km, below every tolerance above.
+_DECIMALS = {"province": 2, "city": 2, "county": 2, "world": 2}
 _WEIGHT = {"province": 0.8, "city": 0.5, "county": 0.25, "world": 0.5}
 _LEVELS = (*regions.LEVELS, "world")
 
