@@ -63,6 +63,9 @@ _PROJECTIONS = {
 }
 
 
+_FLAG_HATCH = "#f0a500"
+
+
 def _static_prepare(df, *, value, unit, time, level, simplify, center, cmap, limits, flag=None):
     prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify, flag=flag)
     scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits)
@@ -92,8 +95,9 @@ def _draw(ax, prep: _Prepared, scale: ColourScale, projected, year) -> None:
     if prep.flags is not None:
         marked = prep.flags[column].reindex(projected["key"]).fillna(False).to_numpy(dtype=bool)
         if marked.any():
-            # Hatched with a black outline, visible on any fill colour and in greyscale print.
-            projected[marked].plot(ax=ax, facecolor="none", edgecolor="black", hatch="////",
+            # Amber hatching inside a black outline: one of the two shows on any fill colour.
+            projected[marked].plot(ax=ax, facecolor="none", edgecolor=_FLAG_HATCH, hatch="////", linewidth=0)
+            projected[marked].plot(ax=ax, facecolor="none", edgecolor="black",
                                    linewidth=0.3 if prep.level == "county" else 0.8)
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -106,7 +110,7 @@ def _flag_legend(fig, prep: _Prepared, years: Sequence[object], flag_label: str 
     from matplotlib.patches import Patch
 
     n = int(prep.flags[list(years)].to_numpy().sum())
-    handle = Patch(facecolor="none", edgecolor="black", hatch="////", label=f"{flag_label} ({n})")
+    handle = Patch(facecolor="none", edgecolor=_FLAG_HATCH, hatch="////", label=f"{flag_label} ({n})")
     fig.legend(handles=[handle], loc="lower left", fontsize=8, frameon=False)
     return n
 
