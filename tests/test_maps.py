@@ -606,3 +606,43 @@ def test_static_maps_hatch_frontier_ties(flagged_province):
         assert not any(c.get_hatch() for c in plain.figure.axes[0].collections) and plain.flagged == 0
     finally:
         plt.close(plain.figure)
+
+
+def test_frontier_outlines_follow_the_year_slider_in_a_browser(flagged_province, tmp_path):
+    """The page's script dashes exactly the flagged regions of the selected year (and undashes the rest)."""
+    import os
+    import shutil
+
+    chromium = os.environ.get("NQPF_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if not chromium:
+        if os.environ.get("NQPF_REQUIRE_BUILD") == "1":
+            pytest.fail("Chromium and playwright are needed (NQPF_REQUIRE_BUILD=1)")
+        pytest.skip("no Chromium or playwright")
+    df = flagged_province
+    path = maps.save_map(maps.china_choropleth(df, flag="at_frontier"), tmp_path / "map.html")
+    years = sorted(df["year"].unique())
+    expected = [int(df.loc[df["year"] == y, "at_frontier"].sum()) for y in years]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            page.wait_for_selector("path.leaflet-interactive", state="attached")
+            dashed = []
+            for i in range(len(years)):
+                page.evaluate(
+                    "i => { const s = document.querySelector('input.nqpf-year-input'); s.value = i;"
+                    " s.dispatchEvent(new Event('input')); }", i,
+                )
+                dashed.append(page.evaluate(
+                    "() => document.querySelectorAll('path.leaflet-interactive[stroke-dasharray]').length"
+                ))
+        finally:
+            browser.close()
+    assert errors == [] and dashed == expected and sum(expected) > 0

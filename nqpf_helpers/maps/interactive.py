@@ -222,7 +222,9 @@ _LAYER_JS = """
   function flagged(p) { return !!(p.f && p.f.indexOf(idx) >= 0); }
   function style(f) {
     var c = colour(f.properties);
-    var s = {fillColor: c || NA, fillOpacity: c ? 0.85 : 0.5, color: "#555", weight: {{ this.weight }}, opacity: 0.7};
+    // dashArray is always set: setStyle keeps an attribute the new style does not mention.
+    var s = {fillColor: c || NA, fillOpacity: c ? 0.85 : 0.5, color: "#555", weight: {{ this.weight }}, opacity: 0.7,
+             dashArray: null};
     if (flagged(f.properties)) { s.color = "#000"; s.weight = {{ this.flag_weight }}; s.opacity = 1; s.dashArray = "3 2"; }
     return s;
   }
