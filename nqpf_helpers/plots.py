@@ -514,6 +514,7 @@ def rank_change_table(
     time: str = "year",
     unit: str = "region_code",
     label: str | None = None,
+    flag: str | None = None,
 ) -> pd.DataFrame:
     """Ranks in two years and the change between them (positive = moved up).
 
@@ -527,15 +528,21 @@ def rank_change_table(
         Column names.
     label
         Optional column with display names, carried over.
+    flag
+        Optional boolean column (e.g. ``"at_frontier"`` from
+        :func:`nqpf_helpers.quality.at_frontier`) carried over for both years
+        as ``<flag>_start`` and ``<flag>_end``, so a rank that only reflects a
+        frontier tie (GTFP = 1, NQPF = 1 / prediction) is visible.
 
     Returns
     -------
     pandas.DataFrame
         One row per unit ranked in both years: ``unit``, ``label`` (if
         given), ``value_start``, ``value_end``, ``rank_start``, ``rank_end``
-        and ``rank_gain = rank_start - rank_end``, sorted by ``rank_end``.
+        and ``rank_gain = rank_start - rank_end`` (then the two flag columns,
+        if ``flag`` is given), sorted by ``rank_end``.
     """
-    _require(df, [unit, time, value, label], "rank_change_table")
+    _require(df, [unit, time, value, label, flag], "rank_change_table")
     start, end = _pick_years(df, time, start, end)
     ranks = ranking_table(df[df[time].isin([start, end])], value=value, time=time, unit=unit)
     cols = [unit] + ([label] if label else [])
@@ -551,8 +558,13 @@ def rank_change_table(
     if label:
         out.insert(0, label, b.loc[common, label])
     out["rank_gain"] = out["rank_start"] - out["rank_end"]
+    flag_cols = []
+    if flag:
+        flag_cols = [f"{flag}_start", f"{flag}_end"]
+        out[flag_cols[0]] = a.loc[common, flag].astype(bool)
+        out[flag_cols[1]] = b.loc[common, flag].astype(bool)
     out = out.reset_index().rename(columns={"index": unit})
-    return out[cols + ["value_start", "value_end", "rank_start", "rank_end", "rank_gain"]].sort_values(
+    return out[cols + ["value_start", "value_end", "rank_start", "rank_end", "rank_gain", *flag_cols]].sort_values(
         "rank_end"
     ).reset_index(drop=True)
 
@@ -581,6 +593,8 @@ def ranking_plot(
     unit: str = "region_code",
     label: str | None = None,
     height: float = 5.5,
+    flag: str | None = None,
+    flag_label: str = "at the frontier (GTFP = 1)",
 ) -> Figure:
     """Bump chart: every unit's rank over time, highlighted units in colour.
 
@@ -597,14 +611,21 @@ def ranking_plot(
         Column with display names (e.g. ``"name_en"``).
     height
         Figure height in inches.
+    flag
+        Optional boolean column (e.g. ``"at_frontier"``): every flagged
+        unit-year, highlighted or not, gets a black ring, so ranks that only
+        reflect a frontier tie stand out.
+    flag_label
+        Legend text of the ring.
 
     Returns
     -------
     matplotlib.figure.Figure
         One axes with one line per unit (rank 1 at the top); highlighted
-        lines carry their name as label, the others none.
+        lines carry their name as label, the others none; with ``flag`` one
+        more legend entry, ``flag_label`` with the number of flagged unit-years.
     """
-    _require(df, [unit, time, value, label], "ranking_plot")
+    _require(df, [unit, time, value, label, flag], "ranking_plot")
     ranks = ranking_table(df, value=value, time=time, unit=unit)
     key = label or unit
     highlight = _check_highlight(highlight, set(ranks[key]), key)
@@ -620,10 +641,14 @@ def ranking_plot(
         ax.plot(r[time], r["rank"], color=colors[name], lw=2.2, marker="o", ms=4, label=str(name), zorder=3)
         ax.annotate(str(name), (r[time].iloc[-1], r["rank"].iloc[-1]), xytext=(5, 0), textcoords="offset points",
                     va="center", fontsize=8, color=colors[name])
+    if flag:
+        marked = ranks[ranks[flag].fillna(False).astype(bool)]
+        ax.scatter(marked[time], marked["rank"], s=40, facecolors="none", edgecolors="black", linewidths=1.1,
+                   zorder=4, label=f"{flag_label} ({len(marked)})")
     ax.invert_yaxis()
     _year_axis(ax)
     ax.set(xlabel=time, ylabel=f"rank of {_value_label(value)} (1 = highest)")
-    if highlight:
+    if highlight or flag:
         ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig

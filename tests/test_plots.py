@@ -253,6 +253,49 @@ def test_ranking_plot_highlights(provinces):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == highlight
 
 
+def _tie_frame() -> pd.DataFrame:
+    # four units over three years; b sits on the frontier in 2011 and 2012, d in 2012
+    df = pd.DataFrame({
+        "region_code": list("abcd") * 3,
+        "year": np.repeat([2010, 2011, 2012], 4),
+        "nqpf": [1.0, 1.2, 0.9, 0.8, 1.1, 1.5, 0.9, 0.7, 1.0, 1.6, 0.8, 1.3],
+        "gtfp": [0.5, 0.9, 0.4, 0.3, 0.6, 1.0, 0.4, 0.3, 0.5, 1.0, 0.4, 1.0],
+    })
+    from nqpf_helpers import quality
+
+    df["at_frontier"] = quality.at_frontier(df)
+    return df
+
+
+def test_ranking_plot_rings_frontier_ties():
+    df = _tie_frame()
+    fig = plots.ranking_plot(df, flag="at_frontier", flag_label="GTFP = 1")
+    try:
+        (ax,) = fig.axes
+        (rings,) = ax.collections
+        ranks = plots.ranking_table(df)
+        expected = ranks[ranks.at_frontier][["year", "rank"]].to_numpy(dtype=float)
+        got = np.asarray(rings.get_offsets(), dtype=float)
+        assert sorted(map(tuple, got)) == sorted(map(tuple, expected)) and len(got) == 3
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["GTFP = 1 (3)"]
+    finally:
+        plt.close(fig)
+    fig = plots.ranking_plot(df)
+    try:
+        assert not fig.axes[0].collections and fig.axes[0].get_legend() is None
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="frontier_flag"):
+        plots.ranking_plot(df, flag="frontier_flag")
+
+
+def test_rank_change_table_carries_the_frontier_flag():
+    table = plots.rank_change_table(_tie_frame(), flag="at_frontier").set_index("region_code")
+    assert table["at_frontier_start"].tolist() == [False] * 4
+    assert table["at_frontier_end"].to_dict() == {"a": False, "b": True, "c": False, "d": True}
+    assert list(table.columns[-2:]) == ["at_frontier_start", "at_frontier_end"]
+
+
 def test_rank_change_plot_slopes(provinces):
     fig = plots.rank_change_plot(provinces, start=2011, end=2014, highlight=["Zhejiang"], label="name_en")
     (ax,) = fig.axes

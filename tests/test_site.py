@@ -205,6 +205,19 @@ def test_no_notebook_trust_notice(build):
     assert not pages, f"pages still show folium's 'Make this Notebook Trusted' notice: {pages}"
 
 
+#: Largest HTML page the site may serve (issue 11): a reader on a slow line
+#: should not wait for tens of MB of map data.
+MAX_PAGE_MB = 1.5
+
+
+def test_no_page_above_the_size_limit(build):
+    pages = [p for p in build.rglob("*.html") if not p.relative_to(build).as_posix().startswith("_static/")]
+    assert pages, "no HTML page in the build"
+    sizes = {p.relative_to(build).as_posix(): p.stat().st_size / 1e6 for p in pages}
+    heavy = {name: round(mb, 2) for name, mb in sizes.items() if mb > MAX_PAGE_MB}
+    assert not heavy, f"pages above {MAX_PAGE_MB} MB (make their maps lighter or split them): {heavy}"
+
+
 def test_no_absolute_local_paths(build):
     markers = sorted({str(ROOT), str(BUILD), "/work/", "/tmp/", "/home/", "/root/"})
     offenders = []

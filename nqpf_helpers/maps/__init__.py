@@ -39,12 +39,21 @@ from __future__ import annotations
 from ..errors import MapInputError
 from .assets import ASSET_DIRNAME, DEFAULT_ASSET_BASE, INLINE, asset_files, copy_assets
 from .colour import ColourScale, colour_scale
-from .interactive import MapResult, china_choropleth, save_map, world_choropleth
+from .interactive import (
+    FRONTIER_LABEL,
+    MapResult,
+    china_choropleth,
+    feature_colours,
+    map_iframe,
+    save_map,
+    world_choropleth,
+)
 from .join import DEFAULT_SIMPLIFY, map_levels, unmatched_codes
 from .static import StaticMapResult, static_map, static_small_multiples
 
 __all__ = [
     "ASSET_DIRNAME",
+    "FRONTIER_LABEL",
     "DEFAULT_ASSET_BASE",
     "INLINE",
     "DEFAULT_SIMPLIFY",
@@ -56,6 +65,8 @@ __all__ = [
     "china_choropleth",
     "colour_scale",
     "copy_assets",
+    "feature_colours",
+    "map_iframe",
     "map_levels",
     "save_map",
     "static_map",

