@@ -12,7 +12,8 @@ Modules, one per concern (the API reference lists every public module):
 - :mod:`nqpf_helpers.forecast` -- LSTM growth paths and baselines;
 - :mod:`nqpf_helpers.nqpf` -- the NQPF ratio and comparisons with published values;
 - :mod:`nqpf_helpers.convergence` -- catch-up statistics (beta, sigma, leapfrogging, shares);
-- :mod:`nqpf_helpers.quality` -- data-quality checks (structural breaks, frontier ties, in-sample years, seed-band benchmarks);
+- :mod:`nqpf_helpers.quality` -- data-quality checks (structural breaks, frontier ties,
+  in-sample years, seed-band benchmarks);
 - :mod:`nqpf_helpers.transforms` -- bounded transforms of efficiency scores for forecasting;
 - :mod:`nqpf_helpers.errors` -- the exceptions the package raises on purpose (base :class:`NQPFError`);
 - :mod:`nqpf_helpers.cache` -- a result cache for expensive calls, in the user cache folder;

@@ -58,7 +58,6 @@ solution without lowering the objective), which keeps each LP small.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from nqpf_helpers.errors import InputError, SolverError
-from nqpf_helpers.indices import _PatchedLP, _check_data
+from nqpf_helpers.indices import _check_data, _PatchedLP
 from nqpf_helpers.parallel import run_tasks
 from nqpf_helpers.validate import validate_panel
 

@@ -229,8 +229,9 @@ def _write_index(args: argparse.Namespace, panel, unit: str, time: str, out: Pat
     res = productivity_index(panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good),
                              bad=_split(args.bad), index=args.index, rts=args.rts, **_backend(args))
     nio.write_csv_atomically(res, out)
+    n_undefined = int((res["reason"] != "").sum())
     print(f"wrote {args.index} for {res[unit].nunique()} units x {res[time].nunique()} year pairs to {out}"
-          + (f" ({int((res['reason'] != '').sum())} undefined, see column 'reason')" if (res["reason"] != "").any() else ""))
+          + (f" ({n_undefined} undefined, see column 'reason')" if n_undefined else ""))
     return EXIT_OK
 
 

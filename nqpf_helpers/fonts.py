@@ -46,7 +46,9 @@ def cjk_font_path() -> str:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / _FONT_FILE
     if not path.is_file():  # pragma: no cover - a damaged installation
-        raise ImportError(f"the font file {path} is missing; reinstall it with `pip install --force-reinstall mplfonts`.")
+        raise ImportError(
+            f"the font file {path} is missing; reinstall it with `pip install --force-reinstall mplfonts`."
+        )
     return str(path)
 
 

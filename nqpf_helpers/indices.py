@@ -149,7 +149,9 @@ def _check_options(rts: str, model: str) -> None:
     if rts not in RTS:
         raise InputError(f"rts must be one of {RTS}; got {rts!r}.")
     if model not in MODELS:
-        raise InputError(f"model must be one of {MODELS} ('ddf': Chung et al. 1997, 'sbm': Fukuyama & Weber 2009); got {model!r}.")
+        raise InputError(
+            f"model must be one of {MODELS} ('ddf': Chung et al. 1997, 'sbm': Fukuyama & Weber 2009); got {model!r}."
+        )
 
 
 # --------------------------------------------------------------------------

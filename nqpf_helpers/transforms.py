@@ -161,7 +161,9 @@ def from_distance(
         idx = pd.MultiIndex.from_frame(out[[unit, time]])
         actual = key.reindex(idx)
         if actual.isna().any():
-            raise InputError("from_distance: some forecast rows have no match in `original`; pass the panel that was transformed.")
+            raise InputError(
+                "from_distance: some forecast rows have no match in `original`; pass the panel that was transformed."
+            )
         out["actual"] = actual.to_numpy()
     else:
         out["actual"] = score_from_distance(out["actual"], kind)

@@ -17,7 +17,8 @@ import pandas as pd
 
 from .errors import InputError, PanelError
 
-__all__ = ["find_unit_slips", "format_list", "require_columns", "validate_panel"]  # PanelError is documented in nqpf_helpers.errors
+# PanelError is documented in nqpf_helpers.errors
+__all__ = ["find_unit_slips", "format_list", "require_columns", "validate_panel"]
 
 _MAX_LISTED = 8
 

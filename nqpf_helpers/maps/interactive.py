@@ -26,7 +26,7 @@ from ..validate import format_list
 from . import assets
 from .assets import ASSET_DIRNAME, DEFAULT_ASSET_BASE, INLINE
 from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
-from .join import _DECIMALS, _WEIGHT, _Prepared, _prepare
+from .join import _DECIMALS, _WEIGHT, _prepare, _Prepared
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
     import folium
@@ -64,7 +64,7 @@ class MapResult:
         Where the map's HTML looks for Leaflet (see :data:`~nqpf_helpers.maps.INLINE`).
     """
 
-    map: "folium.Map"
+    map: folium.Map
     unmatched: pd.DataFrame
     scale: ColourScale
     years: tuple
@@ -134,7 +134,12 @@ def _geojson(prep: _Prepared, scale: ColourScale) -> dict:
             props["v"] = [_round_sig(v) for v in flat[i]]
             props["c"] = list(colours[i])
         features.append(
-            {"type": "Feature", "properties": props, "geometry": None, "q": _encode_geometry(feat.geometry, scale_factor)}
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": None,
+                "q": _encode_geometry(feat.geometry, scale_factor),
+            }
         )
     return {"type": "FeatureCollection", "scale": scale_factor, "features": features}
 
@@ -273,7 +278,8 @@ def _build_map(
         )
     scale = colour_scale(values, center=center, cmap=cmap, limits=limits)
     label = _default_label(value, label)
-    note = credit + (". Ends of the scale are the 2% and 98% quantiles" if scale.clipped_low or scale.clipped_high else "")
+    clipped = scale.clipped_low or scale.clipped_high
+    note = credit + (". Ends of the scale are the 2% and 98% quantiles" if clipped else "")
     if len(prep.unmatched):
         # Say on the map itself that some codes are missing, not only in the result's unmatched table.
         codes = prep.unmatched.iloc[:, 0].tolist()
@@ -426,7 +432,7 @@ def world_choropleth(
     )
 
 
-def save_map(m: "MapResult | folium.Map", path: str | os.PathLike[str], *, bundle_assets: bool = True) -> Path:
+def save_map(m: MapResult | folium.Map, path: str | os.PathLike[str], *, bundle_assets: bool = True) -> Path:
     """Write a map as a standalone HTML file that works offline.
 
     Parameters

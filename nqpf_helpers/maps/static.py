@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import MapInputError
 from ..validate import format_list
 from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
-from .join import _Prepared, _prepare
+from .join import _prepare, _Prepared
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
     import matplotlib.figure
@@ -40,7 +40,7 @@ class StaticMapResult:
         ``"province"``, ``"city"``, ``"county"`` or ``"world"``.
     """
 
-    figure: "matplotlib.figure.Figure"
+    figure: matplotlib.figure.Figure
     unmatched: pd.DataFrame
     scale: ColourScale
     years: tuple
@@ -61,7 +61,9 @@ _PROJECTIONS = {
 
 def _static_prepare(df, *, value, unit, time, level, simplify, center, cmap, limits):
     prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify)
-    scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits)
+    scale = colour_scale(
+        prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits
+    )
     features = prep.features
     if prep.level == "world":
         # PROJ wraps longitude +180 to -180, so a polygon touching the antimeridian (Fiji, Chukotka)
