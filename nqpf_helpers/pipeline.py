@@ -160,17 +160,17 @@ def _protocol_spec(protocol: str, train_until: int | None, lags: int | None = No
     from nqpf_helpers import forecast as fc
 
     if protocol not in fc.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {sorted(fc.PROTOCOLS)}.")
     spec = fc.PROTOCOLS[protocol]
     if lags is not None:
         if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 1:
-            raise ValueError(f"lags must be a whole number of years >= 1 (the window length), got {lags!r}.")
+            raise InputError(f"lags must be a whole number of years >= 1 (the window length), got {lags!r}.")
         spec = dataclasses.replace(spec, lags=int(lags))
     if train_until is None:
         return spec
     if spec.split != "until_year":
         by_year = sorted(k for k, v in fc.PROTOCOLS.items() if v.split == "until_year")
-        raise ValueError(
+        raise InputError(
             f"protocol {protocol!r} splits training and test years by share, so a training cut-off "
             f"year does not apply. Drop --train-until, or use one of {by_year}."
         )
@@ -286,7 +286,7 @@ def compute_nqpf(
     ------
     PanelError
         Bad series (see :func:`nqpf_helpers.forecast.series_matrix`).
-    ValueError
+    InputError
         Unknown protocol, no seeds, ``lags`` below 1, or ``train_until``
         with a protocol that splits by share.
     """
@@ -298,9 +298,9 @@ def compute_nqpf(
     spec = _protocol_spec(protocol, train_until, lags)
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list:
-        raise ValueError("seeds must be at least 1.")
+        raise InputError("seeds must be at least 1.")
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}.")
+        raise InputError(f"chunk must be >= 1, got {chunk}.")
     check_run_panel(gtfp, unit=unit, time=time, gtfp=value,
                     train_until=spec.train_until if spec.split == "until_year" else None, lags=spec.lags)
     config = fc.TrainConfig() if epochs is None else fc.TrainConfig(

@@ -306,7 +306,7 @@ def find_unit_slips(
         1e8).  Empty when nothing is flagged.
     """
     if not factor > 1:
-        raise ValueError(f"factor must be > 1, got {factor!r}.")
+        raise InputError(f"factor must be > 1, got {factor!r}.")
     threshold = float(np.log10(factor))
     rows = []
     for col in columns:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import give_default_permissions, replace_atomically
-from ..errors import MapInputError
+from ..errors import MapInputError, OutputError
 from ..validate import format_list
 from . import assets
 from .assets import ASSET_DIRNAME, DEFAULT_ASSET_BASE, INLINE
@@ -457,7 +457,7 @@ def save_map(m: MapResult | folium.Map, path: str | os.PathLike[str], *, bundle_
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {path.parent} does not exist; create it before saving the map there.")
+        raise OutputError(f"folder {path.parent} does not exist; create it before saving the map there.")
     if isinstance(m, MapResult):
         asset_base, m = m.asset_base, m.map
     else:
