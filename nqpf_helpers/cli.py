@@ -99,15 +99,15 @@ def _input_settings(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def _read(args: argparse.Namespace):
-    panel = nio.read_panel(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout,
-                           encoding=args.encoding)
-    args.used_encoding = panel.attrs.get("encoding")
+    read = nio.read_panel_file(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout,
+                               encoding=args.encoding)
+    args.used_encoding = read.encoding
     # UTF-8 (with or without BOM) is the norm and goes unmentioned; anything else is said, since a wrong
     # guess would garble names (settings.json records the encoding either way).
     if args.used_encoding is not None and (args.encoding or args.used_encoding not in ("utf-8", "utf-8-sig")):
         how = "as given by --encoding" if args.encoding else "detected"
         print(f"nqpf: read {Path(args.panel).name} as {args.used_encoding} ({how})", file=sys.stderr)
-    return panel, panel.attrs["unit"], panel.attrs["time"]
+    return read.data, read.unit, read.time
 
 
 def _print_slips(messages: list[str]) -> None:
