@@ -456,7 +456,8 @@ def sbm_bootstrap(
     pandas.DataFrame
         ``unit``, ``time``, ``rho`` (full-sample score), ``rho_bc``
         (bias-corrected), ``bias``, ``lower``, ``upper``, and ``n``, ``m``.
-        ``attrs`` records ``kappa``, ``rate``, ``alpha`` and ``n_boot``.
+        The settings are the caller's arguments (the rate is
+        :func:`convergence_rate`); ``attrs`` is empty unless ``draws``.
     """
     if frontier not in ("global", "contemporaneous"):
         raise InputError(f"frontier must be 'global' or 'contemporaneous'; got {frontier!r}.")
@@ -495,10 +496,9 @@ def sbm_bootstrap(
     for k, v in cols.items():
         out[k] = v
     out["n"], out["m"] = n_col, m_col
-    out.attrs = {"kappa": kappa, "rate": rate, "alpha": alpha, "n_boot": int(n_boot), "rts": rts,
-                 "frontier": frontier, "replace": replace}
-    if draws:
-        out.attrs["draws"] = all_draws
+    # The draws are an (rows, n_boot) array, too large for columns of the table; only
+    # bootstrap_panels reads them.
+    out.attrs = {"draws": all_draws} if draws else {}
     return out
 
 

@@ -266,8 +266,8 @@ def break_scan(y: pd.Series, *, trim: float = 0.15) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per candidate year: ``break_year``, ``f``, ``slope_before``,
-        ``slope_after``, sorted by year; ``attrs["best"]`` is the year with the
-        largest F.
+        ``slope_after`` and ``best`` (True in the one row with the largest F,
+        the sup-F break date), sorted by year.
 
     Raises
     ------
@@ -288,7 +288,7 @@ def break_scan(y: pd.Series, *, trim: float = 0.15) -> pd.DataFrame:
         r = chow_test(s, int(year))
         rows.append({"break_year": int(year), "f": r.f, "slope_before": r.slope_before, "slope_after": r.slope_after})
     out = pd.DataFrame(rows)
-    out.attrs["best"] = int(out.loc[out["f"].idxmax(), "break_year"])
+    out["best"] = out.index == out["f"].idxmax()
     return out
 
 

@@ -45,7 +45,9 @@ def test_break_scan_locates_the_break_year():
     years = np.arange(1990, 2023)
     y = np.where(years < 2010, 0.0, 0.05 * (years - 2009)) + 0.003 * np.random.default_rng(4).normal(size=len(years))
     scan = q.break_scan(pd.Series(y, index=years))
-    assert scan.attrs["best"] in (2009, 2010, 2011)
+    assert scan["best"].sum() == 1 and scan.attrs == {}
+    best = scan.loc[scan["best"]].iloc[0]
+    assert best["break_year"] in (2009, 2010, 2011) and best["f"] == scan["f"].max()
     assert scan["break_year"].min() >= 1993 and scan["break_year"].max() <= 2020
 
 
