@@ -1,28 +1,37 @@
 """nqpf_helpers: the computing behind nqpf-book.
 
-Modules, one per concern (the API reference lists every public module):
+Modules and subpackages, one per concern (the API reference lists every public one):
 
-- :mod:`nqpf_helpers.data` -- download registry, checked fetching, tidy loaders;
-- :mod:`nqpf_helpers.validate` -- the panel validator every stage calls first;
+- :mod:`nqpf_helpers.data` -- download registry (``registry.toml``), checked fetching, tidy loaders;
+  :mod:`~nqpf_helpers.data.china` holds the China yearbook panels;
+- :mod:`nqpf_helpers.validate` -- the panel validator and column check every stage calls first;
 - :mod:`nqpf_helpers.regions` -- Chinese administrative codes, names, regional groups;
-- :mod:`nqpf_helpers.sbm` -- SBM-DEA with undesirable outputs (green TFP);
+- :mod:`nqpf_helpers.sbm` -- SBM-DEA with undesirable outputs (green TFP): ``model`` (cvxpy),
+  ``fast`` (patched HiGHS, column generation), ``panel`` (frontiers, the result table);
 - :mod:`nqpf_helpers.indices` -- GTFP growth: ML, GML, Luenberger and SBM-GML indices with their parts;
 - :mod:`nqpf_helpers.bootstrap` -- m-out-of-n bootstrap intervals for SBM scores, carried into NQPF;
 - :mod:`nqpf_helpers.parallel` -- the same computations on local processes or a Dask cluster;
 - :mod:`nqpf_helpers.forecast` -- LSTM growth paths and baselines;
-- :mod:`nqpf_helpers.nqpf` -- the NQPF ratio and comparisons with published values;
+- :mod:`nqpf_helpers.nqpf` -- the NQPF ratio, the seed ensemble and comparisons with published values;
+- :mod:`nqpf_helpers.ranking` -- rank statistics (the one Spearman implementation);
 - :mod:`nqpf_helpers.convergence` -- catch-up statistics (beta, sigma, leapfrogging, shares);
-- :mod:`nqpf_helpers.quality` -- data-quality checks (structural breaks, frontier ties, in-sample years, seed-band benchmarks);
+- :mod:`nqpf_helpers.robustness` -- NQPF under varied choices (variants, rank agreement, seed ensembles);
+- :mod:`nqpf_helpers.quality` -- data-quality checks (structural breaks, frontier ties,
+  in-sample years, seed-band benchmarks);
 - :mod:`nqpf_helpers.transforms` -- bounded transforms of efficiency scores for forecasting;
+- :mod:`nqpf_helpers.plots` -- the book's figures (trends, bands, rankings, dispersion);
+- :mod:`nqpf_helpers.maps` -- offline choropleths: ``assets``, ``colour``, ``join``, ``interactive``
+  (folium) and ``static`` (matplotlib);
 - :mod:`nqpf_helpers.errors` -- the exceptions the package raises on purpose (base :class:`NQPFError`);
 - :mod:`nqpf_helpers.cache` -- a result cache for expensive calls, in the user cache folder;
 - :mod:`nqpf_helpers.io` -- reading a user's panel (CSV in UTF-8 or GBK, Excel, Parquet) and writing files;
 - :mod:`nqpf_helpers.pipeline` -- the whole method on a user's own panel (check, GTFP, NQPF, settings);
-- :mod:`nqpf_helpers.report` -- the results folder: CSV, settings, HTML report (jinja2 template), map;
+- :mod:`nqpf_helpers.report` -- the results folder: CSV, settings, HTML report (``templates/``), map;
 - :mod:`nqpf_helpers.i18n` -- the report's words in English and Chinese;
 - :mod:`nqpf_helpers.fonts` -- Chinese text in figures without a system font (packaged Noto Sans CJK SC);
 - :mod:`nqpf_helpers.synthetic` -- a synthetic panel for trying the method;
-- :mod:`nqpf_helpers.cli` -- the ``nqpf`` command.
+- :mod:`nqpf_helpers.cli` -- the ``nqpf`` command;
+- :mod:`nqpf_helpers.sphinx_maps` -- Sphinx extension serving the maps' Leaflet files in the book.
 
 ``import nqpf_helpers`` is cheap: submodules, and the few names re-exported here
 (:data:`__all__`), are imported on first use (PEP 562), so TensorFlow, cvxpy or
@@ -48,6 +57,7 @@ from .errors import (
     DataUnavailableError,
     InputError,
     MapInputError,
+    MissingDependencyError,
     NQPFError,
     NQPFWarning,
     OutputError,
@@ -95,6 +105,7 @@ __all__ = [
     "UnknownDataFileError",
     "MapInputError",
     "OutputError",
+    "MissingDependencyError",
     "DataUnavailableError",
     "DataIntegrityError",
     "SolverError",

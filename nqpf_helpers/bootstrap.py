@@ -58,7 +58,6 @@ solution without lowering the objective), which keeps each LP small.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from nqpf_helpers.errors import InputError, SolverError
-from nqpf_helpers.indices import _PatchedLP, _check_data
+from nqpf_helpers.indices import _check_data, _PatchedLP
 from nqpf_helpers.parallel import run_tasks
 from nqpf_helpers.validate import validate_panel
 
@@ -457,7 +456,8 @@ def sbm_bootstrap(
     pandas.DataFrame
         ``unit``, ``time``, ``rho`` (full-sample score), ``rho_bc``
         (bias-corrected), ``bias``, ``lower``, ``upper``, and ``n``, ``m``.
-        ``attrs`` records ``kappa``, ``rate``, ``alpha`` and ``n_boot``.
+        The settings are the caller's arguments (the rate is
+        :func:`convergence_rate`); ``attrs`` is empty unless ``draws``.
     """
     if frontier not in ("global", "contemporaneous"):
         raise InputError(f"frontier must be 'global' or 'contemporaneous'; got {frontier!r}.")
@@ -496,10 +496,9 @@ def sbm_bootstrap(
     for k, v in cols.items():
         out[k] = v
     out["n"], out["m"] = n_col, m_col
-    out.attrs = {"kappa": kappa, "rate": rate, "alpha": alpha, "n_boot": int(n_boot), "rts": rts,
-                 "frontier": frontier, "replace": replace}
-    if draws:
-        out.attrs["draws"] = all_draws
+    # The draws are an (rows, n_boot) array, too large for columns of the table; only
+    # bootstrap_panels reads them.
+    out.attrs = {"draws": all_draws} if draws else {}
     return out
 
 

@@ -99,15 +99,15 @@ def _input_settings(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def _read(args: argparse.Namespace):
-    panel = nio.read_panel(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout,
-                           encoding=args.encoding)
-    args.used_encoding = panel.attrs.get("encoding")
+    read = nio.read_panel_file(args.panel, sheet=args.sheet, unit=args.unit, time=args.time, layout=args.layout,
+                               encoding=args.encoding)
+    args.used_encoding = read.encoding
     # UTF-8 (with or without BOM) is the norm and goes unmentioned; anything else is said, since a wrong
     # guess would garble names (settings.json records the encoding either way).
     if args.used_encoding is not None and (args.encoding or args.used_encoding not in ("utf-8", "utf-8-sig")):
         how = "as given by --encoding" if args.encoding else "detected"
         print(f"nqpf: read {Path(args.panel).name} as {args.used_encoding} ({how})", file=sys.stderr)
-    return panel, panel.attrs["unit"], panel.attrs["time"]
+    return read.data, read.unit, read.time
 
 
 def _print_slips(messages: list[str]) -> None:
@@ -229,8 +229,9 @@ def _write_index(args: argparse.Namespace, panel, unit: str, time: str, out: Pat
     res = productivity_index(panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good),
                              bad=_split(args.bad), index=args.index, rts=args.rts, **_backend(args))
     nio.write_csv_atomically(res, out)
+    n_undefined = int((res["reason"] != "").sum())
     print(f"wrote {args.index} for {res[unit].nunique()} units x {res[time].nunique()} year pairs to {out}"
-          + (f" ({int((res['reason'] != '').sum())} undefined, see column 'reason')" if (res["reason"] != "").any() else ""))
+          + (f" ({n_undefined} undefined, see column 'reason')" if n_undefined else ""))
     return EXIT_OK
 
 
@@ -435,39 +436,6 @@ def _bug(err: BaseException, argv: list[str], debug: bool) -> int:
     return EXIT_BUG
 
 
-def _raised_on_purpose(err: BaseException) -> bool:
-    """Transitional: a bare ``ValueError`` raised by a ``raise`` statement in the package itself.
-
-    Every deliberate error should be an :class:`~nqpf_helpers.errors.NQPFError`; a few modules
-    still raise plain ``ValueError`` with a message written for the user.  Such an exception
-    counts as an input problem only when the innermost frame of its traceback is in
-    nqpf_helpers and its line is a ``raise ValueError(`` statement; a ``ValueError`` from
-    numpy, pandas or any other library, or from a failing expression in the package, stays
-    a bug.  Delete this function once those raises are converted.
-    """
-    if type(err) is not ValueError or err.__traceback__ is None:
-        return False
-    import linecache
-
-    tb = err.__traceback__
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    package = Path(__file__).resolve().parent
-    filename = Path(tb.tb_frame.f_code.co_filename).resolve()
-    if package not in filename.parents:
-        return False
-    line = linecache.getline(str(filename), tb.tb_lineno).strip()
-    if line.startswith("raise ValueError("):
-        return True
-    # a message spread over several lines: the statement starts on an earlier line
-    start = tb.tb_frame.f_code.co_firstlineno
-    for lineno in range(tb.tb_lineno, max(start, tb.tb_lineno - 3) - 1, -1):
-        text = linecache.getline(str(filename), lineno).strip()
-        if text.startswith("raise "):
-            return text.startswith("raise ValueError(")
-    return False
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ``nqpf`` command line and return its exit code (see ``nqpf --help``).
 
@@ -513,9 +481,6 @@ def main(argv: list[str] | None = None) -> int:
                "another location with -o.", debug)
         return EXIT_OUTPUT
     except Exception as err:  # anything else is a bug, never an input error
-        if _raised_on_purpose(err):
-            _error(_for_the_command_line(str(err)), debug)
-            return EXIT_INPUT
         return _bug(err, argv, debug)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .validate import PanelError, format_list, require_columns, validate_panel
 
 __all__ = [
@@ -149,7 +150,7 @@ class Leapfrogging:
 def _window(period: int | tuple[int, int]) -> tuple[int, int]:
     if isinstance(period, (tuple, list)):
         if len(period) != 2 or int(period[0]) > int(period[1]):
-            raise ValueError(f"a period must be a year or a (first, last) pair with first <= last, got {period!r}.")
+            raise InputError(f"a period must be a year or a (first, last) pair with first <= last, got {period!r}.")
         return int(period[0]), int(period[1])
     return int(period), int(period)
 
@@ -162,7 +163,7 @@ def _values_in(
     sub = df[(df[time] >= first) & (df[time] <= last)]
     if sub.empty:
         years = sorted(df[time].unique())
-        raise ValueError(
+        raise InputError(
             f"{what}: no rows in {first}-{last}; the data cover {years[0]}-{years[-1]}. Choose years inside that range."
         )
     counts = sub.groupby(unit)[time].nunique()
@@ -210,7 +211,7 @@ def newey_west_lags(n: int) -> int:
         At least 1.
     """
     if int(n) < 1:
-        raise ValueError(f"newey_west_lags: n must be a positive number of periods, got {n!r}.")
+        raise InputError(f"newey_west_lags: n must be a positive number of periods, got {n!r}.")
     return max(1, int(np.floor(4 * (int(n) / 100) ** (2 / 9))))
 
 
@@ -251,9 +252,9 @@ def beta_convergence(
 
     Raises
     ------
-    KeyError
+    PanelError
         A column is missing.
-    ValueError
+    InputError
         ``end <= start``, fewer than ``3 + len(controls)`` units, a control
         that does not vary, or years outside the data.
     PanelError
@@ -264,7 +265,7 @@ def beta_convergence(
     what = "beta_convergence"
     require_columns(df, controls, what)
     if int(end) <= int(start):
-        raise ValueError(f"{what}: end ({end}) must be after start ({start}).")
+        raise InputError(f"{what}: end ({end}) must be after start ({start}).")
     panel = _prepared(df, value, unit, time, positive=True, what=what)
     y0 = _values_in(panel, value, unit, time, start, what)
     y1 = _values_in(panel, value, unit, time, end, what)
@@ -280,15 +281,15 @@ def beta_convergence(
         z = df[df[time] == int(start)].drop_duplicates(unit).set_index(unit)[controls]
         out = out.join(z.astype(float))
         if out[controls].isna().any().any():
-            raise ValueError(f"{what}: controls {controls} are missing for some units in {start}; fill or drop them.")
+            raise InputError(f"{what}: controls {controls} are missing for some units in {start}; fill or drop them.")
         flat = [c for c in controls if out[c].nunique() < 2]
         if flat:
-            raise ValueError(f"{what}: control(s) {flat} do not vary across units; drop them.")
+            raise InputError(f"{what}: control(s) {flat} do not vary across units; drop them.")
     k = 2 + len(controls)
     if len(out) <= k:
-        raise ValueError(f"{what}: {len(out)} units cannot identify {k} coefficients; use more units.")
+        raise InputError(f"{what}: {len(out)} units cannot identify {k} coefficients; use more units.")
     if out["log_initial"].nunique() < 2:
-        raise ValueError(f"{what}: every unit starts at the same level, so beta is not identified.")
+        raise InputError(f"{what}: every unit starts at the same level, so beta is not identified.")
     X = np.column_stack([np.ones(len(out)), out["log_initial"].to_numpy(), out[controls].to_numpy(dtype=float)])
     fit = _ols(out["growth"].to_numpy(), X)
     beta, se = float(fit.params[1]), float(fit.bse[1])
@@ -350,15 +351,15 @@ def sigma_convergence(
 
     Raises
     ------
-    KeyError, PanelError, ValueError
+    PanelError, InputError
         Missing columns; duplicated, missing or non-positive values; fewer
         than three years or a year-group with fewer than two units.
     """
     what = "sigma_convergence"
     if cov_type not in ("HAC", "HC1"):
-        raise ValueError(f"{what}: cov_type must be 'HAC' or 'HC1', got {cov_type!r}.")
+        raise InputError(f"{what}: cov_type must be 'HAC' or 'HC1', got {cov_type!r}.")
     if maxlags is not None and (int(maxlags) != maxlags or maxlags < 0):
-        raise ValueError(f"{what}: maxlags must be a non-negative integer, got {maxlags!r}.")
+        raise InputError(f"{what}: maxlags must be a non-negative integer, got {maxlags!r}.")
     panel = _prepared(df, value, unit, time, positive=True, what=what, extra=[by] if by else [])
     keys = [by, time] if by else [time]
     logs = np.log(panel[value])
@@ -368,12 +369,12 @@ def sigma_convergence(
     table = table.reset_index()
     if (table["n"] < 2).any():
         thin = table[table["n"] < 2]
-        raise ValueError(
+        raise InputError(
             f"{what}: dispersion needs at least two units per year; {format_list(thin[keys].itertuples(index=False))} "
             "have fewer. Drop those years or groups."
         )
     if table[time].nunique() < 3:
-        raise ValueError(f"{what}: a trend needs at least three years; got {table[time].nunique()}.")
+        raise InputError(f"{what}: a trend needs at least three years; got {table[time].nunique()}.")
     X = [np.ones(len(table)), table[time].to_numpy(dtype=float)]
     if by:
         dummies = pd.get_dummies(table[by], drop_first=True, dtype=float)
@@ -426,13 +427,13 @@ def leapfrogging(
 
     Raises
     ------
-    KeyError, PanelError, ValueError
+    PanelError, InputError
         Missing columns, bad values, windows not covered by every unit, units
         observed in only one window, ``q < 2`` or fewer units than groups.
     """
     what = "leapfrogging"
     if int(q) != q or q < 2:
-        raise ValueError(f"{what}: q must be an integer >= 2, got {q!r}.")
+        raise InputError(f"{what}: q must be an integer >= 2, got {q!r}.")
     q = int(q)
     panel = _prepared(df, value, unit, time, positive=False, what=what)
     v0 = _values_in(panel, value, unit, time, start, what)
@@ -441,7 +442,7 @@ def leapfrogging(
     if len(lost):
         raise PanelError(f"{what}: unit(s) {format_list(lost)} are observed in only one window; drop them.")
     if len(v0) < q:
-        raise ValueError(f"{what}: {len(v0)} units cannot fill {q} groups; lower q.")
+        raise InputError(f"{what}: {len(v0)} units cannot fill {q} groups; lower q.")
     labels = list(range(1, q + 1))
 
     def groups(v: pd.Series) -> pd.Series:
@@ -485,17 +486,17 @@ def share_above(
 
     Raises
     ------
-    KeyError
+    PanelError
         A column is missing.
-    ValueError
+    InputError
         ``value`` is not numeric or has missing values, or ``by`` is empty.
     """
     by = list(by)
     if not by:
-        raise ValueError("share_above: give at least one grouping column in `by`.")
+        raise InputError("share_above: give at least one grouping column in `by`.")
     require_columns(df, [value, *by], "share_above")
     if not pd.api.types.is_numeric_dtype(df[value]) or df[value].isna().any():
-        raise ValueError(f"share_above: column {value!r} must be numeric without missing values; clean it first.")
+        raise InputError(f"share_above: column {value!r} must be numeric without missing values; clean it first.")
     above = (df[value] > threshold).rename("above")
     g = above.groupby([df[c] for c in by], observed=True)
     out = pd.DataFrame({"n": g.size(), "n_above": g.sum().astype(int)})
@@ -534,23 +535,23 @@ def average_growth(
 
     Raises
     ------
-    KeyError, ValueError, PanelError
+    PanelError, InputError
         Missing columns, ``end <= start``, units missing a year, or
         non-positive values in either year.
     """
     values = list(values)
     what = "average_growth"
     if not values:
-        raise ValueError(f"{what}: give at least one column in `values`.")
+        raise InputError(f"{what}: give at least one column in `values`.")
     if int(end) <= int(start):
-        raise ValueError(f"{what}: end ({end}) must be after start ({start}).")
+        raise InputError(f"{what}: end ({end}) must be after start ({start}).")
     require_columns(df, [unit, time, *values], what)
     ends = validate_panel(
         df.loc[df[time].isin([int(start), int(end)]), [unit, time, *values]],
         unit=unit, time=time, values=values, positive=values, balanced=True, consecutive=False, name=what,
     )
     if ends[time].nunique() < 2:
-        raise ValueError(f"{what}: the data do not cover both {start} and {end}; choose years inside the panel.")
+        raise InputError(f"{what}: the data do not cover both {start} and {end}; choose years inside the panel.")
     wide = ends.set_index([unit, time])[values].astype(float)
     out = (np.log(wide.xs(int(end), level=time)) - np.log(wide.xs(int(start), level=time))) / (int(end) - int(start))
     # Input metadata (e.g. the world panel's list of dropped countries) describes the input, not

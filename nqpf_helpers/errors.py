@@ -20,6 +20,7 @@ __all__ = [
     "UnknownDataFileError",
     "MapInputError",
     "OutputError",
+    "MissingDependencyError",
     "DataUnavailableError",
     "DataIntegrityError",
     "SolverError",
@@ -57,6 +58,10 @@ class MapInputError(InputError):
 
 class OutputError(NQPFError, OSError):
     """An output location cannot be written (exists, not writable, not a folder...)."""
+
+
+class MissingDependencyError(NQPFError, ImportError):
+    """A package that a feature needs is not installed; the message says what to install."""
 
 
 class DataUnavailableError(NQPFError, FileNotFoundError):

@@ -20,6 +20,8 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import MissingDependencyError
+
 __all__ = ["CJK_FAMILY", "cjk_font_path", "cjk_font_subset", "use_chinese_fonts"]
 
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -33,20 +35,22 @@ def cjk_font_path() -> str:
 
     Raises
     ------
-    ImportError
+    MissingDependencyError
         ``mplfonts`` is not installed (it is a dependency of ``nqpf-helpers``;
         reinstall with ``pip install nqpf-helpers``).
     """
     # Locate the package without importing it (its import pulls in font-management tools).
     spec = importlib.util.find_spec("mplfonts")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
+        raise MissingDependencyError(
             "Chinese labels need the font package mplfonts (a dependency of nqpf-helpers); "
             "install it with `pip install mplfonts`."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / _FONT_FILE
     if not path.is_file():  # pragma: no cover - a damaged installation
-        raise ImportError(f"the font file {path} is missing; reinstall it with `pip install --force-reinstall mplfonts`.")
+        raise MissingDependencyError(
+            f"the font file {path} is missing; reinstall it with `pip install --force-reinstall mplfonts`."
+        )
     return str(path)
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .errors import InputError
+
 __all__ = ["LANGS", "TEXT", "text"]
 
 TEXT: dict[str, dict[str, str]] = {
@@ -164,9 +166,9 @@ def text(lang: str = "en") -> Mapping[str, str]:
 
     Raises
     ------
-    ValueError
+    InputError
         Unknown language (the message lists :data:`LANGS`).
     """
     if lang not in TEXT:
-        raise ValueError(f"unknown language {lang!r}; choose one of {list(LANGS)} (e.g. --lang zh).")
+        raise InputError(f"unknown language {lang!r}; choose one of {list(LANGS)} (e.g. --lang zh).")
     return TEXT[lang]

@@ -92,7 +92,7 @@ import pandas as pd
 
 from nqpf_helpers.errors import InputError, SolverError
 from nqpf_helpers.parallel import run_tasks
-from nqpf_helpers.validate import validate_panel
+from nqpf_helpers.validate import require_columns, validate_panel
 
 __all__ = [
     "INDICES",
@@ -149,7 +149,9 @@ def _check_options(rts: str, model: str) -> None:
     if rts not in RTS:
         raise InputError(f"rts must be one of {RTS}; got {rts!r}.")
     if model not in MODELS:
-        raise InputError(f"model must be one of {MODELS} ('ddf': Chung et al. 1997, 'sbm': Fukuyama & Weber 2009); got {model!r}.")
+        raise InputError(
+            f"model must be one of {MODELS} ('ddf': Chung et al. 1997, 'sbm': Fukuyama & Weber 2009); got {model!r}."
+        )
 
 
 # --------------------------------------------------------------------------
@@ -527,7 +529,7 @@ def distances(
     out = panel[[unit, time]].copy().reset_index(drop=True)
     out["distance"] = val
     out["status"] = st
-    out.attrs = {"model": model, "rts": rts, "frontier": frontier}
+    out.attrs = {}  # a new table; the settings are the caller's arguments
     return out
 
 
@@ -682,11 +684,13 @@ def productivity_index(
             reasons.append("; ".join(why))
     out["reason"] = reasons
     out = out.sort_values([unit, time], kind="stable").reset_index(drop=True)
-    out.attrs = {"index": index, "model": model, "rts": rts, "unit": unit, "time": time}
+    out.attrs = {}  # a new table; the settings are the caller's arguments
     return out
 
 
-def cumulate(result: pd.DataFrame, column: str | None = None) -> pd.DataFrame:
+def cumulate(
+    result: pd.DataFrame, column: str | None = None, *, unit: str = "region_code", time: str = "year"
+) -> pd.DataFrame:
     """Chain an index into a cumulative path per unit, for plotting.
 
     Ratio indices (GML, ML, EC, TC, BPC) are multiplied, the Luenberger
@@ -697,19 +701,27 @@ def cumulate(result: pd.DataFrame, column: str | None = None) -> pd.DataFrame:
     Parameters
     ----------
     result
-        Output of :func:`productivity_index`.
+        Output of :func:`productivity_index`; the index is the one of its
+        columns ``gml``, ``ml``, ``luenberger``, ``sbm_gml``.
     column
         Column to chain (default: the index itself).
+    unit, time
+        The unit and time columns, as given to :func:`productivity_index`.
 
     Returns
     -------
     pandas.DataFrame
         ``unit``, ``time`` and ``cumulative``.
     """
-    attrs = result.attrs
-    if "index" not in attrs:
-        raise InputError("cumulate needs the DataFrame returned by productivity_index (its attrs name the index).")
-    unit, time, index = attrs["unit"], attrs["time"], attrs["index"]
+    require_columns(result, [unit, time, "base"], "cumulate",
+                    hint="Pass the result of productivity_index with the same unit= and time=.")
+    found = [ix for ix in INDICES if ix.replace("-", "_") in result.columns]
+    if len(found) != 1:
+        raise InputError(
+            f"cumulate: the result must hold exactly one index column of {[ix.replace('-', '_') for ix in INDICES]}, "
+            f"found {found or 'none'}; pass the result of productivity_index."
+        )
+    index = found[0]
     column = column or index.replace("-", "_")
     if column not in result.columns:
         raise InputError(f"column {column!r} is not in the result; choose one of {list(result.columns)}.")

@@ -1,7 +1,9 @@
 """Reading a user's panel and writing results: files in, files out, nothing computed.
 
 * :func:`read_panel` reads CSV, Excel or Parquet (including the authors'
-  ``ID`` / ``years`` / ``Variable`` workbook) into a long panel.  CSV text is
+  ``ID`` / ``years`` / ``Variable`` workbook) into a long panel;
+  :func:`read_panel_file` also returns what it found out (a :class:`PanelFile`:
+  the unit and time columns, the encoding).  CSV text is
   decoded as UTF-8 (with or without a byte-order mark) or, as Excel on a
   Chinese Windows machine saves it, GBK/GB18030 (:func:`detect_encoding`);
   years written as ``2005年`` are read as 2005.
@@ -20,6 +22,7 @@ import codecs
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,9 @@ __all__ = [
     "check_output_path",
     "csv_encoding",
     "detect_encoding",
+    "PanelFile",
     "read_panel",
+    "read_panel_file",
     "settings_json",
     "write_csv",
     "write_csv_atomically",
@@ -71,8 +76,8 @@ def detect_encoding(data: bytes | str | os.PathLike[str]) -> str:
        judgement is again reported as ``"gb18030"``, others (e.g.
        ``"cp1252"``) as they are.
 
-    The encoding used is recorded (``attrs["encoding"]`` of
-    :func:`read_panel`, ``input_encoding`` in ``settings.json``) and printed
+    The encoding used is recorded (:attr:`PanelFile.encoding` of
+    :func:`read_panel_file`, ``input_encoding`` in ``settings.json``) and printed
     by the command line, and ``--encoding`` overrides the rule.
 
     Parameters
@@ -169,6 +174,32 @@ def _clean_years(s: pd.Series) -> pd.Series:
     return found.astype(np.int64).rename(s.name)
 
 
+@dataclass(frozen=True, eq=False)
+class PanelFile:
+    """A panel read from a file by :func:`read_panel_file`, with what the reading found out.
+
+    Attributes
+    ----------
+    data
+        The panel (as :func:`read_panel` returns it).
+    unit, time
+        The unit and year columns: as named, or the unit column found among
+        :data:`UNIT_CANDIDATES`, or ``region_code`` / ``year`` for the
+        authors' layout.
+    source
+        The file read.
+    encoding
+        The text encoding a CSV file was decoded with (given or detected by
+        :func:`detect_encoding`); ``None`` for Excel and Parquet.
+    """
+
+    data: pd.DataFrame
+    unit: str
+    time: str
+    source: Path
+    encoding: str | None
+
+
 def read_panel(
     path: str | os.PathLike[str],
     *,
@@ -179,6 +210,27 @@ def read_panel(
     encoding: str | None = None,
 ) -> pd.DataFrame:
     """Read a long-format panel from a CSV, Excel or Parquet file.
+
+    The same as ``read_panel_file(...).data``; see :func:`read_panel_file`
+    for the parameters, the columns found and the encoding used.
+
+    Examples
+    --------
+    >>> df = read_panel("panel.csv", unit="region_code", time="year")  # doctest: +SKIP
+    """
+    return read_panel_file(path, sheet=sheet, unit=unit, time=time, layout=layout, encoding=encoding).data
+
+
+def read_panel_file(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    unit: str | None = None,
+    time: str = "year",
+    layout: str = "long",
+    encoding: str | None = None,
+) -> PanelFile:
+    """Read a long-format panel from a CSV, Excel or Parquet file, with its unit, time and encoding.
 
     Parameters
     ----------
@@ -206,11 +258,12 @@ def read_panel(
 
     Returns
     -------
-    pandas.DataFrame
-        The table with the unit column as strings (whole-number codes as digit
-        strings, so ``110000.0`` becomes ``"110000"``) and ``attrs`` recording
-        ``unit``, ``time``, ``source`` and ``encoding`` (``None`` for Excel and
-        Parquet).  Values are not validated here; see
+    PanelFile
+        ``data`` is the table with the unit column as strings (whole-number
+        codes as digit strings, so ``110000.0`` becomes ``"110000"``) and
+        years as integers where they read as years; ``unit``, ``time``,
+        ``source`` and ``encoding`` (``None`` for Excel and Parquet) say what
+        was read.  Values are not validated here; see
         :func:`nqpf_helpers.pipeline.check_run_panel`.
 
     Raises
@@ -222,7 +275,9 @@ def read_panel(
     """
     p = Path(path)
     if not p.exists():
-        raise InputError(f"input file {str(p)!r} does not exist. Check the path (relative paths start in {os.getcwd()}).")
+        raise InputError(
+            f"input file {str(p)!r} does not exist. Check the path (relative paths start in {os.getcwd()})."
+        )
     if p.is_dir():
         raise InputError(f"input {str(p)!r} is a folder, not a file. Give the path of a CSV, Excel or Parquet file.")
     kind = _READERS.get(p.suffix.lower())
@@ -232,7 +287,9 @@ def read_panel(
             f"Save the panel as one of {', '.join(sorted(_READERS))}."
         )
     if p.stat().st_size == 0:
-        raise InputError(f"input file {str(p)!r} is empty (0 bytes). Export the panel again; it needs a header row and data rows.")
+        raise InputError(
+            f"input file {str(p)!r} is empty (0 bytes). Export the panel again; it needs a header row and data rows."
+        )
     used_encoding: str | None = None
     try:
         if kind == "csv":
@@ -305,8 +362,8 @@ def read_panel(
                 )
     df[unit] = unit_labels(df[unit])
     df[time] = _clean_years(df[time])
-    df.attrs = {"unit": unit, "time": time, "source": str(p), "encoding": used_encoding}
-    return df
+    df.attrs = {}
+    return PanelFile(data=df, unit=unit, time=time, source=p, encoding=used_encoding)
 
 
 # --------------------------------------------------------------------------- writing
@@ -360,7 +417,10 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 
 def write_csv_atomically(df: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as CSV (:func:`write_csv`) through a temporary file beside ``out``, renamed into place at the end."""
+    """Write ``df`` as CSV (:func:`write_csv`) through a temporary file beside ``out``.
+
+    The temporary file is renamed into place at the end.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with replace_atomically(out) as tmp:

@@ -259,7 +259,8 @@ def ensemble_nqpf(
     require_columns(pred, [unit, time, "seed", "actual", "predicted"], "predictions")
     keys = [unit, time]
     if pred[keys].isna().any().any():
-        raise PanelError(f"predictions: {int(pred[keys].isna().any(axis=1).sum())} row(s) without a {unit} or {time}; drop them first.")
+        n_missing = int(pred[keys].isna().any(axis=1).sum())
+        raise PanelError(f"predictions: {n_missing} row(s) without a {unit} or {time}; drop them first.")
     dup = pred.duplicated([*keys, "seed"])
     if dup.any():
         raise PanelError(

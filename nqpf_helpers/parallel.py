@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from nqpf_helpers.errors import InputError
+from nqpf_helpers.errors import InputError, MissingDependencyError
 
 __all__ = ["BACKENDS", "run_tasks", "use_backend"]
 
@@ -80,7 +80,7 @@ def run_tasks(
     try:
         from dask.distributed import Client, default_client
     except ImportError as err:  # pragma: no cover - depends on the optional extra
-        raise InputError(
+        raise MissingDependencyError(
             "backend='dask' needs dask.distributed: install the optional extra, pip install 'nqpf-helpers[cluster]'."
         ) from err
     client = None

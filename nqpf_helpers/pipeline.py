@@ -270,7 +270,7 @@ def compute_nqpf(
     ------
     PanelError
         Bad series (see :func:`nqpf_helpers.forecast.series_matrix`).
-    ValueError
+    InputError
         Unknown protocol, no seeds, ``lags`` below 1, or ``train_until``
         with a protocol that splits by share.
     """
@@ -282,11 +282,11 @@ def compute_nqpf(
     spec = _protocol_spec(protocol, train_until, lags)
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seed_list:
-        raise ValueError("seeds must be at least 1.")
+        raise InputError("seeds must be at least 1.")
     if seed_list != list(range(seed_list[0], seed_list[0] + len(seed_list))):
         raise InputError(f"seeds must be consecutive integers (ensemble members seed, seed + 1, ...), got {seed_list}.")
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}.")
+        raise InputError(f"chunk must be >= 1, got {chunk}.")
     check_run_panel(gtfp, unit=unit, time=time, gtfp=value,
                     train_until=spec.train_until if spec.split == "until_year" else None, lags=spec.lags)
     config = fc.TrainConfig() if epochs is None else fc.TrainConfig(

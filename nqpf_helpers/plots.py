@@ -43,6 +43,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .errors import InputError
 from .fonts import use_chinese_fonts
 from .validate import PanelError, format_list, require_columns
 
@@ -93,17 +94,17 @@ def _require(df: object, cols: Sequence[str | None], name: str) -> pd.DataFrame:
 
 def _check_stat(stat: str) -> None:
     if stat not in _STATS:
-        raise ValueError(f"stat must be one of {list(_STATS)}, got {stat!r}.")
+        raise InputError(f"stat must be one of {list(_STATS)}, got {stat!r}.")
 
 
 def _check_quantiles(lower: float, upper: float) -> None:
     if not 0 <= lower < upper <= 1:
-        raise ValueError(f"need 0 <= lower < upper <= 1 for the band quantiles, got lower={lower}, upper={upper}.")
+        raise InputError(f"need 0 <= lower < upper <= 1 for the band quantiles, got lower={lower}, upper={upper}.")
 
 
 def _check_levels(levels: object) -> Mapping[str, pd.DataFrame]:
     if isinstance(levels, pd.DataFrame) or not isinstance(levels, Mapping) or not levels:
-        raise TypeError(
+        raise InputError(
             "levels must be a non-empty mapping such as {'province': df, 'city': df, 'county': df}; "
             f"got {type(levels).__name__}."
         )
@@ -140,7 +141,7 @@ def mask_implausible(
     """
     _require(df, [value], "mask_implausible")
     if not lower < upper:
-        raise ValueError(f"need lower < upper, got lower={lower}, upper={upper}.")
+        raise InputError(f"need lower < upper, got lower={lower}, upper={upper}.")
     out = df.copy()
     raw = out[value].to_numpy(dtype=float)
     bad = (raw <= lower) | (raw > upper)
@@ -385,7 +386,8 @@ def trend_by_group(
             ax.axhline(reference, color="0.3", ls=":", lw=1)
         spread = "seeds" if replicate is not None else "units"
         ylabel = f"{_value_label(value)} ({stat})"
-        ax.set(title=title, xlabel=time, ylabel=ylabel + (f"\nband: {lower:.0%}-{upper:.0%} across {spread}" if band else ""))
+        band_note = f"\nband: {lower:.0%}-{upper:.0%} across {spread}" if band else ""
+        ax.set(title=title, xlabel=time, ylabel=ylabel + band_note)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -435,12 +437,12 @@ def seed_band_plot(
     units = available if units is None else list(units)
     unknown = [u for u in units if u not in set(available)]
     if unknown or not units:
-        raise ValueError(
+        raise InputError(
             f"units {format_list(unknown) or '(none given)'} are not in the seed band; "
             f"it has {format_list(available)}. Pass codes in the same form (6-digit strings)."
         )
     if ncols < 1:
-        raise ValueError(f"ncols must be >= 1, got {ncols}.")
+        raise InputError(f"ncols must be >= 1, got {ncols}.")
     names = dict(names or {})
     ncols = min(ncols, len(units))
     nrows = -(-len(units) // ncols)
@@ -486,7 +488,9 @@ def ranking_table(
     """
     _require(df, [unit, time, value], "ranking_table")
     if df.duplicated([unit, time]).any():
-        raise PanelError("ranking_table: several rows per unit and year; rank one value per unit-year (combine seeds first).")
+        raise PanelError(
+            "ranking_table: several rows per unit and year; rank one value per unit-year (combine seeds first)."
+        )
     out = df.dropna(subset=[value]).copy()
     out["rank"] = out.groupby(time)[value].rank(ascending=False, method="min").astype(int)
     out["n_ranked"] = out.groupby(time)[value].transform("size").astype(int)
@@ -499,9 +503,9 @@ def _pick_years(df: pd.DataFrame, time: str, start: int | None, end: int | None)
     end = years[-1] if end is None else int(end)
     missing = [y for y in (start, end) if y not in years]
     if missing:
-        raise ValueError(f"year(s) {missing} not in the data; available {years[0]}-{years[-1]}.")
+        raise InputError(f"year(s) {missing} not in the data; available {years[0]}-{years[-1]}.")
     if start >= end:
-        raise ValueError(f"start ({start}) must be before end ({end}).")
+        raise InputError(f"start ({start}) must be before end ({end}).")
     return start, end
 
 
@@ -577,7 +581,7 @@ def _check_highlight(highlight: Sequence[str], present: set, key: str) -> list[s
     highlight = list(highlight)
     unknown = [h for h in highlight if h not in present]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"highlighted unit(s) {format_list(unknown)} not found in column {key!r}; "
             f"examples of its values: {format_list(sorted(map(str, present))[:5])}."
         )
@@ -808,7 +812,7 @@ def dispersion_plot(
     levels = _check_levels(levels)
     unknown = [m for m in measures if m not in DISPERSION_MEASURES]
     if unknown or not measures:
-        raise ValueError(f"unknown measure(s) {unknown or '(none given)'}; choose from {list(DISPERSION_MEASURES)}.")
+        raise InputError(f"unknown measure(s) {unknown or '(none given)'}; choose from {list(DISPERSION_MEASURES)}.")
     tables = {k: dispersion_table(d, value=value, time=time) for k, d in levels.items()}
     n = len(measures)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, height), squeeze=False)

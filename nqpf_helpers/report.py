@@ -356,7 +356,7 @@ def write_report(
     ------
     OutputError
         ``outdir`` cannot be created (see :func:`nqpf_helpers.io.check_output_path`).
-    ValueError
+    InputError
         Unknown ``lang``.
     nqpf_helpers.errors.UnknownRegionError
         Units meant as Chinese codes or names that cannot be matched (with ``map=True``).

@@ -149,7 +149,7 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
     known = {f.name for f in fields(Variant)} - {"name", "choice"}
     unknown = sorted(set(alternatives) - known)
     if unknown:
-        raise ValueError(f"unknown choice(s) {unknown}; vary any of {sorted(known)}.")
+        raise InputError(f"unknown choice(s) {unknown}; vary any of {sorted(known)}.")
     out = [replace(baseline, choice="baseline")]
     for field, values in alternatives.items():
         for value in values:
@@ -166,11 +166,11 @@ def one_at_a_time(baseline: Variant, **alternatives: Sequence[object]) -> list[V
 def _check_grid(variants: Sequence[Variant]) -> list[Variant]:
     variants = list(variants)
     if not variants:
-        raise ValueError("no variants given; pass at least one Variant (see one_at_a_time).")
+        raise InputError("no variants given; pass at least one Variant (see one_at_a_time).")
     names = [v.name for v in variants]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise ValueError(f"variant names must be unique; repeated: {format_list(dup)}. Rename them.")
+        raise InputError(f"variant names must be unique; repeated: {format_list(dup)}. Rename them.")
     for v in variants:
         v.spec()  # fail early on bad LSTM options
         if isinstance(v.seeds, bool) or not isinstance(v.seeds, Integral) or v.seeds < 1:
@@ -234,7 +234,7 @@ def run_variants(
 
     Raises
     ------
-    ValueError
+    InputError
         Both or neither of ``gtfp``/``panel``, SBM options that vary without a
         raw panel, duplicate variant names or bad LSTM options.
     PanelError
@@ -242,7 +242,7 @@ def run_variants(
     """
     variants = _check_grid(variants)
     if (gtfp is None) == (panel is None):
-        raise ValueError(
+        raise InputError(
             "pass exactly one of gtfp= (a GTFP series: LSTM choices only) or panel= (raw inputs: SBM choices too)."
         )
     def sbm_key(v: Variant) -> tuple:
@@ -250,12 +250,12 @@ def run_variants(
 
     varied = [v.name for v in variants if sbm_key(v) != sbm_key(variants[0])]
     if gtfp is not None and varied:
-        raise ValueError(
+        raise InputError(
             f"variants {format_list(varied)} change SBM options, but only a GTFP series was given; "
             "pass the raw input panel as panel= (with inputs=, good=, bad=) to vary the SBM stage."
         )
     if panel is not None and (not inputs or not good):
-        raise ValueError("with panel= name the SBM columns: inputs=[...], good=[...] (and bad=[...]).")
+        raise InputError("with panel= name the SBM columns: inputs=[...], good=[...] (and bad=[...]).")
 
     gtfp_cache: dict[tuple, pd.DataFrame] = {}
     nqpf_cache: dict[tuple, pd.DataFrame] = {}
@@ -294,7 +294,7 @@ def _summarise(values: np.ndarray, summary: Summary, axis: int) -> np.ndarray:
         return np.mean(values, axis=axis)
     if summary == "median":
         return np.median(values, axis=axis)
-    raise ValueError(f"unknown summary {summary!r}; use 'gmean', 'mean' or 'median'.")
+    raise InputError(f"unknown summary {summary!r}; use 'gmean', 'mean' or 'median'.")
 
 
 def undefined_units(
@@ -396,10 +396,11 @@ def unit_scores(
         gone = undefined_units(d, unit=unit, time=time, value=value, by=by)
         if len(gone):
             units = list(dict.fromkeys(gone[unit]))
+            first = gone[[unit, by, "reason"]].drop_duplicates(unit).itertuples(index=False, name=None)
             warnings.warn(
                 f"{len(units)} unit(s) dropped from every variant because their {value!r} is undefined in some "
                 f"year of some variant (a growth path below the prediction floor): "
-                f"{format_list(f'{u} ({v}: {r})' for u, v, r in gone[[unit, by, 'reason']].drop_duplicates(unit).itertuples(index=False, name=None))}. "
+                f"{format_list(f'{u} ({v}: {r})' for u, v, r in first)}. "
                 "List them with robustness.undefined_units.",
                 NQPFWarning,
                 stacklevel=2,
@@ -498,7 +499,7 @@ def top_k_overlap(scores: pd.DataFrame, k: int) -> pd.DataFrame:
     a = _check_scores(scores)
     n = a.shape[0]
     if not 1 <= k <= n:
-        raise ValueError(f"k must be between 1 and the number of units ({n}), got {k}.")
+        raise InputError(f"k must be between 1 and the number of units ({n}), got {k}.")
     labels = np.asarray(scores.index.astype(str))
     tops = []
     for j in range(a.shape[1]):
@@ -558,7 +559,7 @@ def baseline_comparison(
         first).
     """
     if baseline not in scores.columns:
-        raise ValueError(f"baseline {baseline!r} is not a column of scores; columns: {format_list(scores.columns)}.")
+        raise InputError(f"baseline {baseline!r} is not a column of scores; columns: {format_list(scores.columns)}.")
     rho = rank_agreement(scores)[baseline]
     top = top_k_overlap(scores, k)[baseline]
     flip = flip_share(scores, threshold)[baseline]
@@ -643,7 +644,7 @@ def seed_ensemble_agreement(
     require_columns(pred, [unit, time, "seed", "actual", "predicted"], "predictions")
     sizes = sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 1:
-        raise ValueError(f"sizes must be positive integers, got {sizes}.")
+        raise InputError(f"sizes must be positive integers, got {sizes}.")
     d = pred if years is None else pred[pred[time].between(*years)]
     if d.empty:
         raise PanelError("predictions: no rows in the chosen years.")
@@ -651,7 +652,7 @@ def seed_ensemble_agreement(
     S = len(seeds)
     n_ref = S - sizes[-1]
     if 2 * sizes[-1] > S or n_ref < 1:
-        raise ValueError(
+        raise InputError(
             f"{S} seed(s) cannot give two disjoint ensembles of {sizes[-1]} and a separate reference; "
             f"train at least {2 * sizes[-1]} seeds (and more than {sizes[-1]}), or use smaller sizes."
         )

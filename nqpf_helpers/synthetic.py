@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
+
 __all__ = ["example_panel"]
 
 
@@ -54,11 +56,11 @@ def example_panel(
     elif codes == "names":
         pool, col = [f"unit{i + 1:02d}" for i in range(max(n_units, 1))], "unit"
     else:
-        raise ValueError(f"codes must be 'china', 'iso3' or 'names', got {codes!r}.")
+        raise InputError(f"codes must be 'china', 'iso3' or 'names', got {codes!r}.")
     if not 1 <= n_units <= len(pool):
-        raise ValueError(f"n_units must be between 1 and {len(pool)} for codes={codes!r}, got {n_units}.")
+        raise InputError(f"n_units must be between 1 and {len(pool)} for codes={codes!r}, got {n_units}.")
     if end < start:
-        raise ValueError(f"end ({end}) is before start ({start}).")
+        raise InputError(f"end ({end}) is before start ({start}).")
     rng = np.random.default_rng(seed)
     years = np.arange(start, end + 1)
     t = years - start

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .validate import require_columns
 
 __all__ = ["KINDS", "distance", "from_distance", "score_from_distance", "to_distance"]
 
@@ -112,8 +113,7 @@ def to_distance(df: pd.DataFrame, kind: Kind = "loglog", *, value: str = "gtfp",
     -------
     pandas.DataFrame
     """
-    if value not in df.columns:
-        raise KeyError(f"to_distance: column {value!r} not found; columns are {list(df.columns)}.")
+    require_columns(df, [value], "to_distance")
     out = df.copy()
     out[f"{value}_score"] = out[value]
     out[value] = distance(out[value], kind, eps=eps)
@@ -151,9 +151,7 @@ def from_distance(
         ``preds`` with ``actual`` and ``predicted`` on the score scale and a
         ``transform`` column.
     """
-    for c in ("actual", "predicted"):
-        if c not in preds.columns:
-            raise KeyError(f"from_distance: column {c!r} not found; columns are {list(preds.columns)}.")
+    require_columns(preds, ["actual", "predicted"], "from_distance")
     out = preds.copy()
     out["predicted"] = score_from_distance(out["predicted"], kind)
     if original is not None:
@@ -161,7 +159,9 @@ def from_distance(
         idx = pd.MultiIndex.from_frame(out[[unit, time]])
         actual = key.reindex(idx)
         if actual.isna().any():
-            raise InputError("from_distance: some forecast rows have no match in `original`; pass the panel that was transformed.")
+            raise InputError(
+                "from_distance: some forecast rows have no match in `original`; pass the panel that was transformed."
+            )
         out["actual"] = actual.to_numpy()
     else:
         out["actual"] = score_from_distance(out["actual"], kind)

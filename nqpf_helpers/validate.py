@@ -17,7 +17,8 @@ import pandas as pd
 
 from .errors import InputError, PanelError
 
-__all__ = ["find_unit_slips", "format_list", "require_columns", "validate_panel"]  # PanelError is documented in nqpf_helpers.errors
+# PanelError is documented in nqpf_helpers.errors
+__all__ = ["find_unit_slips", "format_list", "require_columns", "validate_panel"]
 
 _MAX_LISTED = 8
 
@@ -305,7 +306,7 @@ def find_unit_slips(
         1e8).  Empty when nothing is flagged.
     """
     if not factor > 1:
-        raise ValueError(f"factor must be > 1, got {factor!r}.")
+        raise InputError(f"factor must be > 1, got {factor!r}.")
     threshold = float(np.log10(factor))
     rows = []
     for col in columns:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,8 +16,8 @@ import pytest
 
 from nqpf_helpers import cli, data
 from nqpf_helpers import pipeline as pl
-from nqpf_helpers.synthetic import example_panel
 from nqpf_helpers.data import fetch, file_sha256
+from nqpf_helpers.synthetic import example_panel
 
 QUICK = ["--seeds", "2", "--epochs", "15", "--no-progress"]
 SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]

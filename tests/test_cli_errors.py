@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nqpf_helpers import cli
+from nqpf_helpers import cli, report
 from nqpf_helpers import io as nio
 from nqpf_helpers import pipeline as pl
-from nqpf_helpers import report
 from nqpf_helpers.synthetic import example_panel
 
 SBM = ["--inputs", "labour,capital", "--good", "gdp", "--bad", "so2,nox,smoke"]

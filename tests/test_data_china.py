@@ -30,7 +30,8 @@ def test_panel_shape_columns_and_keys(panel):
     provinces = set(regions.province_table()["province_code"])
     assert set(panel["region_code"]) == provinces - {"540000"}  # every province but Tibet
     assert set(panel["zone"]) == {"East", "Central", "West"}
-    assert panel.attrs["units"]["soot_dust_10k_t"].startswith("industrial soot and dust")
+    assert data.CHINA_PANEL_UNITS["soot_dust_10k_t"].startswith("industrial soot and dust")
+    assert panel.attrs == {}  # units are documented in CHINA_PANEL_UNITS, not a side channel
 
 
 # The yearbook figures, typed here from the China Statistical Yearbook on Environment

@@ -167,7 +167,7 @@ def test_global_index_is_ec_times_bpc_and_chains(index):
     name = index.replace("-", "_")
     np.testing.assert_allclose(r[name], r["ec"] * r["bpc"], rtol=1e-12)
     assert (r["reason"] == "").all() and r[name].notna().all()
-    cum = cumulate(r)
+    cum = cumulate(r, unit="u", time="t")
     g = distances(df, unit="u", time="t", **COLS, model="sbm" if index == "sbm-gml" else "ddf")
     for u in range(15):
         dg = g[g.u == u].set_index("t")["distance"]
@@ -217,10 +217,15 @@ def test_infeasible_mixed_period_is_nan_with_reason():
 
 def test_cumulate_breaks_chain_at_nan():
     r = pd.DataFrame({"u": ["a"] * 3, "t": [2, 3, 4], "base": [1, 2, 3], "ml": [1.1, np.nan, 1.2]})
-    r.attrs = {"index": "ml", "unit": "u", "time": "t"}
-    c = cumulate(r)
+    c = cumulate(r, unit="u", time="t")
     assert c["t"].tolist() == [1, 2, 3, 4]
     np.testing.assert_allclose(c["cumulative"], [1.0, 1.1, np.nan, np.nan])
+    lu = cumulate(r.rename(columns={"ml": "luenberger"}).fillna(0.0), unit="u", time="t")
+    np.testing.assert_allclose(lu["cumulative"], [0.0, 1.1, 1.1, 2.3])  # the Luenberger indicator adds up
+    with pytest.raises(InputError, match="exactly one index column"):
+        cumulate(r.assign(gml=1.0), unit="u", time="t")
+    with pytest.raises(InputError, match=r"missing column\(s\) \['region_code', 'year'\]"):
+        cumulate(r)
 
 
 def test_backends_give_identical_numbers():

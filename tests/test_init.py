@@ -64,3 +64,15 @@ def test_errors_share_one_base():
         obj = getattr(nqpf_helpers, name) if name.endswith("Error") else None
         if obj is not None:
             assert issubclass(obj, nqpf_helpers.NQPFError), name
+
+
+def test_module_lists_in_the_readme_and_the_docstring_are_complete():
+    from pathlib import Path
+
+    layout = Path(nqpf_helpers.__file__).resolve().parents[1] / "README.md"
+    text = layout.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = {line.split()[0].rstrip("/").removesuffix(".py") for line in text.splitlines() if line.startswith("  ")}
+    assert listed == set(nqpf_helpers.SUBMODULES), "README.md's Layout section lists the package's modules"
+    doc = nqpf_helpers.__doc__
+    missing = [m for m in nqpf_helpers.SUBMODULES if f":mod:`nqpf_helpers.{m}`" not in doc]
+    assert missing == [], f"nqpf_helpers/__init__.py's docstring misses {missing}"

@@ -37,9 +37,14 @@ def gtmp(gtmp_bytes, tmp_path_factory) -> pd.DataFrame:
     return nio.read_panel(path, time="年份")
 
 
-def test_real_panel_reads_with_its_chinese_headers(gtmp):
-    assert gtmp.attrs["encoding"] == "utf-8-sig"
-    assert gtmp.attrs["unit"] == "地区"  # found among the unit candidates, no --unit needed
+def test_real_panel_reads_with_its_chinese_headers(gtmp, gtmp_bytes, tmp_path):
+    path = tmp_path / "GTMP.csv"
+    path.write_bytes(gtmp_bytes)
+    read = nio.read_panel_file(path, time="年份")
+    assert read.encoding == "utf-8-sig" and read.source == path
+    assert read.unit == "地区" and read.time == "年份"  # found among the unit candidates, no --unit needed
+    pd.testing.assert_frame_equal(read.data, gtmp)
+    assert gtmp.attrs == {}  # no side channel: the file's details are in PanelFile
     assert gtmp.columns[0] == "地区"  # the byte-order mark is not part of the first name
     assert gtmp["地区"].nunique() == 30 and set(gtmp["年份"]) == set(range(2000, 2024))
     assert "北京" in set(gtmp["地区"]) and "内蒙古" in set(gtmp["地区"])
@@ -52,9 +57,9 @@ def test_gbk_file_as_excel_saves_it_is_detected_and_reads_the_same(gtmp, gtmp_by
     with pytest.raises(UnicodeDecodeError):  # the failure the issue reports
         path.read_bytes().decode("utf-8")
     assert nio.detect_encoding(path) == "gb18030"
-    back = nio.read_panel(path, time="年份")
-    assert back.attrs["encoding"] == "gb18030"
-    pd.testing.assert_frame_equal(back, gtmp)
+    read = nio.read_panel_file(path, time="年份")
+    assert read.encoding == "gb18030"
+    pd.testing.assert_frame_equal(read.data, gtmp)
 
 
 def test_utf8_without_bom_and_plain_ascii(gtmp_bytes, tmp_path):
@@ -69,7 +74,7 @@ def test_utf8_without_bom_and_plain_ascii(gtmp_bytes, tmp_path):
 def test_explicit_encoding_is_used_and_a_wrong_one_explained(gtmp_bytes, tmp_path):
     path = tmp_path / "gbk.csv"
     path.write_bytes(gtmp_bytes.decode("utf-8-sig").encode("gbk"))
-    assert nio.read_panel(path, time="年份", encoding="gbk").attrs["encoding"] == "gbk"
+    assert nio.read_panel_file(path, time="年份", encoding="gbk").encoding == "gbk"
     with pytest.raises(InputError, match=r"--encoding.*gb18030"):
         nio.read_panel(path, time="年份", encoding="utf-8")
     with pytest.raises(InputError, match="unknown encoding 'klingon'"):
@@ -134,8 +139,10 @@ def test_western_code_page_is_not_taken_for_chinese():
 def test_read_panel_round_trips_every_format(tmp_path, panel, ext):
     path = tmp_path / f"p.{ext}"
     {"csv": panel.to_csv, "xlsx": panel.to_excel, "parquet": panel.to_parquet}[ext](path, index=False)
-    back = nio.read_panel(path)
-    assert back.attrs["unit"] == "region_code" and back.attrs["time"] == "year"
+    read = nio.read_panel_file(path)
+    assert read.unit == "region_code" and read.time == "year"
+    assert read.encoding == ("utf-8" if ext == "csv" else None)
+    back = read.data
     # codes come back as 6-digit strings even though CSV and Excel store them as numbers
     assert set(back["region_code"]) == set(panel["region_code"])
     pd.testing.assert_frame_equal(back[panel.columns].reset_index(drop=True), panel, check_dtype=False)
@@ -164,4 +171,4 @@ def test_read_panel_guesses_unit_or_asks(tmp_path, panel):
     panel.rename(columns={"region_code": "area"}).to_csv(path, index=False)
     with pytest.raises(InputError, match="--unit"):
         nio.read_panel(path)
-    assert nio.read_panel(path, unit="area").attrs["unit"] == "area"
+    assert nio.read_panel_file(path, unit="area").unit == "area"

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import data, maps, regions
+from nqpf_helpers.errors import OutputError
 from nqpf_helpers.maps import MapInputError
 
 # Asset references: script src, link href, CSS url() and @import.
@@ -341,7 +342,7 @@ def test_legend_is_deterministic(province_map):
 
 def test_save_map_needs_existing_folder(province_map, tmp_path):
     m, _ = province_map
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         maps.save_map(m, tmp_path / "missing" / "map.html")
 
 

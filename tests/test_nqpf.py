@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from nqpf_helpers import nqpf as q
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nqpf_helpers import nqpf as q
 from nqpf_helpers.errors import InputError
 from nqpf_helpers.validate import PanelError
 

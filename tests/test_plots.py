@@ -13,6 +13,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from nqpf_helpers import plots, regions
+from nqpf_helpers.errors import InputError
 from nqpf_helpers.validate import PanelError
 
 YEARS = list(range(2010, 2016))
@@ -151,9 +152,9 @@ def test_trend_by_level_without_band(provinces):
 
 @pytest.mark.parametrize("bad", [{}, "province", None])
 def test_trend_by_level_needs_a_mapping(bad, provinces):
-    with pytest.raises(TypeError, match="mapping"):
+    with pytest.raises(InputError, match="mapping"):
         plots.trend_by_level(bad)
-    with pytest.raises(TypeError, match="mapping"):
+    with pytest.raises(InputError, match="mapping"):
         plots.trend_by_level(provinces)
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import quality as q
-from nqpf_helpers.errors import InputError
+from nqpf_helpers.errors import InputError, PanelError
 
 
 def trend(years, slope, level=0.0, noise=0.0, seed=0):
@@ -45,7 +45,9 @@ def test_break_scan_locates_the_break_year():
     years = np.arange(1990, 2023)
     y = np.where(years < 2010, 0.0, 0.05 * (years - 2009)) + 0.003 * np.random.default_rng(4).normal(size=len(years))
     scan = q.break_scan(pd.Series(y, index=years))
-    assert scan.attrs["best"] in (2009, 2010, 2011)
+    assert scan["best"].sum() == 1 and scan.attrs == {}
+    best = scan.loc[scan["best"]].iloc[0]
+    assert best["break_year"] in (2009, 2010, 2011) and best["f"] == scan["f"].max()
     assert scan["break_year"].min() >= 1993 and scan["break_year"].max() <= 2020
 
 
@@ -63,7 +65,7 @@ def test_break_inputs_are_checked():
     years = np.arange(2000, 2010)
     with pytest.raises(InputError, match="each side needs"):
         q.chow_test(pd.Series(np.arange(10.0), index=years), 2008)
-    with pytest.raises(TypeError):
+    with pytest.raises(InputError, match="expected a pandas Series"):
         q.chow_test(np.arange(10.0), 2005)
     with pytest.raises(InputError, match="missing"):
         q.chow_test(pd.Series([1.0, np.nan] * 5, index=years), 2005)
@@ -79,7 +81,7 @@ def test_frontier_counts():
     assert q.at_frontier(df, tol=0).tolist() == [True, False, False, False]
     counts = q.frontier_counts(df)
     assert counts["n_at_frontier"].tolist() == [1, 1] and counts["share"].tolist() == [0.5, 0.5]
-    with pytest.raises(KeyError):
+    with pytest.raises(PanelError, match=r"at_frontier: missing column\(s\) \['rho'\]"):
         q.at_frontier(df, "rho")
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers import regions
-from nqpf_helpers.errors import PanelError
 from nqpf_helpers.data import fetch
+from nqpf_helpers.errors import PanelError
 from nqpf_helpers.regions import (
     UnknownRegionError,
     UnmappedRegionWarning,

@@ -146,7 +146,9 @@ def test_chinese_report_words_and_same_files(tmp_path):
     assert "Undesirable outputs" in english and "非期望产出" not in english
     assert json.loads((zh / "settings.json").read_text(encoding="utf-8"))["report_language"] == "zh"
     # the table's numbers are the same in both languages
-    nums = lambda text: re.findall(r'<td class="num">([^<]+)</td>', text)
+    def nums(text):
+        return re.findall(r'<td class="num">([^<]+)</td>', text)
+
     assert nums(page) == nums(english) and len(nums(page)) == 3 * len(NAMES)
 
 

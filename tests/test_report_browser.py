@@ -18,10 +18,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from test_report import NAMES, fake_result  # tests/ is on sys.path (rootdir-relative test modules)
 
 from nqpf_helpers import report
-
-from test_report import NAMES, fake_result  # tests/ is on sys.path (rootdir-relative test modules)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "_build" / "screenshots"

@@ -126,6 +126,15 @@ def test_hand_example_with_a_bad_output():
     assert b["ineff_y"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_result_has_no_side_channel():
+    # the settings are the caller's arguments; nothing of the input's metadata is carried over
+    df = pd.DataFrame({"dmu": ["A", "B"], "x": [1.0, 2.0], "y": [1.0, 1.0], "b": [1.0, 2.0]})
+    df.attrs = {"source": "somewhere", "dropped": pd.DataFrame({"unit": ["C"]})}
+    res = sbm(df, unit="dmu", time=None, inputs=["x"], good=["y"], bad=["b"], rts="crs")
+    assert res.attrs == {}
+    assert df.attrs["source"] == "somewhere"  # the caller's frame is left alone
+
+
 def test_zero_bad_output_drops_its_term_but_keeps_the_count():
     # A and D emit nothing.  D = A with twice the input and half the output:
     # s- = 1 (of 2), sg = 0.5 (of 0.5), sb = 0 (term dropped, count s1+s2 = 2 kept)

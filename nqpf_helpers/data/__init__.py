@@ -49,6 +49,7 @@ __all__ = [
     "load_pwt",
     "load_ceds",
     "load_world_panel",
+    "world_panel_dropped",
     "balance_panel",
     "load_world_boundaries",
     "REGISTRY_RESOURCE",
@@ -468,9 +469,38 @@ def load_world_panel(start: int = 1990, end: int = 2017) -> pd.DataFrame:
         Columns :data:`WORLD_PANEL_COLUMNS`: ``iso3``, ``country``, ``year``,
         ``labour`` (persons engaged, millions), ``capital`` and ``gdp``
         (mil. 2011 US$ at constant national prices), ``so2``, ``nox``,
-        ``smoke`` (kt).  ``df.attrs["dropped"]`` is a DataFrame listing each
-        dropped country (``iso3``, ``country``, ``reason``).
+        ``smoke`` (kt).  :func:`world_panel_dropped` lists the countries left
+        out and why.
     """
+    return _world_panel(start, end)[0]
+
+
+def world_panel_dropped(start: int = 1990, end: int = 2017) -> pd.DataFrame:
+    """The countries that :func:`load_world_panel` leaves out, with the reason.
+
+    Parameters
+    ----------
+    start, end
+        Inclusive year range, as given to :func:`load_world_panel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per dropped country: ``iso3``, ``country`` (PWT's name) and
+        ``reason`` (e.g. ``"no CEDS emissions for this code"`` or the
+        variables missing or not positive in some year).
+
+    Examples
+    --------
+    >>> dropped = world_panel_dropped(1990, 2017)  # doctest: +SKIP
+    >>> list(dropped.columns)  # doctest: +SKIP
+    ['iso3', 'country', 'reason']
+    """
+    return _world_panel(start, end)[1]
+
+
+def _world_panel(start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The balanced world panel and the table of dropped countries."""
     if start > end:
         raise InputError(f"start ({start}) must not be after end ({end}).")
     pwt = load_pwt()
@@ -508,8 +538,7 @@ def load_world_panel(start: int = 1990, end: int = 2017) -> pd.DataFrame:
         nonnegative=["so2", "nox", "smoke"],
         name="world panel",
     )
-    balanced.attrs["dropped"] = dropped.reset_index(drop=True)
-    return balanced
+    return balanced, dropped.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- boundaries

@@ -273,7 +273,6 @@ def load_china_industrial_panel() -> pd.DataFrame:
         nonnegative=["wastewater_10k_t", "soot_dust_10k_t", "so2_10k_t"],
         name="China industrial panel",
     )
-    out.attrs["units"] = dict(CHINA_PANEL_UNITS)
     return out
 
 

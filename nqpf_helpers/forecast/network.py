@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from ..errors import InputError, MissingDependencyError
 from .protocols import DEFAULT_CONFIG, TrainConfig
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -48,7 +49,7 @@ class _DropRetracingWarning(logging.Filter):
 tf.get_logger().addFilter(_DropRetracingWarning())
 
 if keras.backend.backend() != "tensorflow":  # the stacked trainer uses TensorFlow ops directly
-    raise ImportError(
+    raise MissingDependencyError(
         f"nqpf_helpers.forecast needs the TensorFlow backend of Keras, but Keras runs on "
         f"{keras.backend.backend()!r}. Set the environment variable KERAS_BACKEND=tensorflow before importing keras."
     )
@@ -221,7 +222,7 @@ def train_stacked(
     X = np.asarray(X)
     N, B, T, F = X.shape
     if y.shape != (N, B):
-        raise ValueError(f"targets have shape {y.shape}, expected {(N, B)}.")
+        raise InputError(f"targets have shape {y.shape}, expected {(N, B)} (units x windows).")
     dt = config.dtype
     layer = StackedLSTM(N, T, F, config.hidden, dtype=dt)
     layer.build((N, B, T, F))

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from .._files import replace_atomically
+from ..errors import MissingDependencyError
 
 __all__ = ["ASSET_DIRNAME", "DEFAULT_ASSET_BASE", "INLINE", "asset_files", "copy_assets"]
 
@@ -42,13 +43,13 @@ def asset_files() -> dict[str, Path]:
 
     Raises
     ------
-    ImportError
+    MissingDependencyError
         If ``XStatic-Leaflet`` is not installed (``pip install XStatic-Leaflet``).
     """
     try:
         from xstatic.pkg import leaflet
     except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise ImportError(
+        raise MissingDependencyError(
             "The offline map assets come from the XStatic-Leaflet package; install it with "
             "`pip install XStatic-Leaflet` (it is a dependency of nqpf-helpers)."
         ) from exc

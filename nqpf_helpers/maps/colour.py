@@ -73,7 +73,7 @@ class ColourScale:
             clipped = np.clip(values[finite], self.vmin, self.vmax)
             rgba = self.colormap(np.clip(self.norm(clipped), 0.0, 1.0))
             rgb = np.rint(np.asarray(rgba)[:, :3] * 255).astype(int)
-            hexes = ["#%02x%02x%02x" % tuple(row) for row in rgb]
+            hexes = ["#{:02x}{:02x}{:02x}".format(*row) for row in rgb]
             for i, h in zip(np.flatnonzero(finite), hexes):
                 out[i] = h
         return out

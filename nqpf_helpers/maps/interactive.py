@@ -22,17 +22,25 @@ import numpy as np
 import pandas as pd
 
 from .._files import give_default_permissions, replace_atomically
-from ..errors import MapInputError
+from ..errors import MapInputError, OutputError
 from ..validate import format_list
 from . import assets
 from .assets import ASSET_DIRNAME, DEFAULT_ASSET_BASE, INLINE
 from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
-from .join import _DECIMALS, _WEIGHT, _Prepared, _prepare
+from .join import _DECIMALS, _WEIGHT, _prepare, _Prepared
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
     import folium
 
-__all__ = ["FRONTIER_LABEL", "MapResult", "china_choropleth", "feature_colours", "map_iframe", "save_map", "world_choropleth"]
+__all__ = [
+    "FRONTIER_LABEL",
+    "MapResult",
+    "china_choropleth",
+    "feature_colours",
+    "map_iframe",
+    "save_map",
+    "world_choropleth",
+]
 
 _SIG_DIGITS = 4
 
@@ -67,7 +75,7 @@ class MapResult:
         Number of drawn region-years marked by ``flag=`` (0 without a flag).
     """
 
-    map: "folium.Map"
+    map: folium.Map
     unmatched: pd.DataFrame
     scale: ColourScale
     years: tuple
@@ -86,7 +94,7 @@ class MapResult:
         )
 
 
-def map_iframe(m: "folium.Map", *, ratio: str = "60%") -> str:
+def map_iframe(m: folium.Map, *, ratio: str = "60%") -> str:
     """The map as an ``<iframe srcdoc=...>`` for a notebook or book page.
 
     Like folium's own ``_repr_html_`` but without its "Make this Notebook
@@ -225,7 +233,9 @@ _LAYER_JS = """
     // dashArray is always set: setStyle keeps an attribute the new style does not mention.
     var s = {fillColor: c || NA, fillOpacity: c ? 0.85 : 0.5, color: "#555", weight: {{ this.weight }}, opacity: 0.7,
              dashArray: null};
-    if (flagged(f.properties)) { s.color = "#000"; s.weight = {{ this.flag_weight }}; s.opacity = 1; s.dashArray = "3 2"; }
+    if (flagged(f.properties)) {
+      s.color = "#000"; s.weight = {{ this.flag_weight }}; s.opacity = 1; s.dashArray = "3 2";
+    }
     return s;
   }
   function tip(f) {
@@ -326,7 +336,8 @@ def _build_map(
         )
     scale = colour_scale(values, center=center, cmap=cmap, limits=limits)
     label = _default_label(value, label)
-    note = credit + (". Ends of the scale are the 2% and 98% quantiles" if scale.clipped_low or scale.clipped_high else "")
+    clipped = scale.clipped_low or scale.clipped_high
+    note = credit + (". Ends of the scale are the 2% and 98% quantiles" if clipped else "")
     if len(prep.unmatched):
         # Say on the map itself that some codes are missing, not only in the result's unmatched table.
         codes = prep.unmatched.iloc[:, 0].tolist()
@@ -373,7 +384,10 @@ FRONTIER_LABEL = "at the frontier (GTFP = 1)"
 
 
 def flag_label_for(flag: str | None, flag_label: str | None = None) -> str | None:
-    """The text that explains a flag: ``flag_label`` if given, else a default for ``"at_frontier"``, else the column name."""
+    """The text that explains a flag.
+
+    ``flag_label`` if given, else a default for ``"at_frontier"``, else the column name.
+    """
     if flag is None:
         return None
     return flag_label or (FRONTIER_LABEL if flag == "at_frontier" else flag)
@@ -517,7 +531,7 @@ def world_choropleth(
     )
 
 
-def save_map(m: "MapResult | folium.Map", path: str | os.PathLike[str], *, bundle_assets: bool = True) -> Path:
+def save_map(m: MapResult | folium.Map, path: str | os.PathLike[str], *, bundle_assets: bool = True) -> Path:
     """Write a map as a standalone HTML file that works offline.
 
     Parameters
@@ -542,7 +556,7 @@ def save_map(m: "MapResult | folium.Map", path: str | os.PathLike[str], *, bundl
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {path.parent} does not exist; create it before saving the map there.")
+        raise OutputError(f"folder {path.parent} does not exist; create it before saving the map there.")
     if isinstance(m, MapResult):
         asset_base, m = m.asset_base, m.map
     else:

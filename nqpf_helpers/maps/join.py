@@ -59,7 +59,8 @@ def _check_frame(df: pd.DataFrame, *, value: str, unit: str, time: str | None) -
     keys = [unit] + ([time] if time else [])
     dup = df.duplicated(keys, keep=False)
     if dup.any():
-        shown = format_list("/".join(str(v) for v in row) for row in df.loc[dup, keys].drop_duplicates().itertuples(index=False))
+        rows = df.loc[dup, keys].drop_duplicates().itertuples(index=False)
+        shown = format_list("/".join(str(v) for v in row) for row in rows)
         raise MapInputError(
             f"{int(dup.sum())} rows share a {'/'.join(keys)} with another row ({shown}); a map shows one value "
             f"per region{' and year' if time else ''}. Aggregate or filter the frame first"
@@ -85,7 +86,7 @@ def _check_level(level: str | None) -> None:
 
 
 @lru_cache(maxsize=8)
-def _china_features(level: str, simplify: float | None) -> "geopandas.GeoDataFrame":
+def _china_features(level: str, simplify: float | None) -> geopandas.GeoDataFrame:
     frame = regions.boundaries(level, simplify=simplify)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", regions.UnmappedRegionWarning)
@@ -97,7 +98,7 @@ def _china_features(level: str, simplify: float | None) -> "geopandas.GeoDataFra
 
 
 @lru_cache(maxsize=2)
-def _world_features(simplify: float | None) -> "geopandas.GeoDataFrame":
+def _world_features(simplify: float | None) -> geopandas.GeoDataFrame:
     from ..data import load_world_boundaries
 
     frame = load_world_boundaries()
@@ -195,7 +196,7 @@ def _check_flag(df: pd.DataFrame, flag: str) -> None:
     col = df[flag]
     if not pd.api.types.is_bool_dtype(col):
         values = set(col.dropna().unique().tolist())
-        if not values <= {0, 1, True, False}:
+        if not values <= {0, 1}:
             raise MapInputError(
                 f"flag column {flag!r} must be boolean (True where a region-year is flagged), got dtype "
                 f"{col.dtype} with values such as {format_list(sorted(map(repr, values))[:5])}. "

@@ -13,7 +13,7 @@ from ..errors import MapInputError
 from ..validate import format_list
 from .colour import NA_COLOUR, ColourScale, _default_center, _default_label, colour_scale
 from .interactive import flag_label_for
-from .join import _Prepared, _prepare
+from .join import _prepare, _Prepared
 
 if TYPE_CHECKING:  # heavy import, only needed when a map is drawn
     import matplotlib.figure
@@ -43,7 +43,7 @@ class StaticMapResult:
         Number of region-years drawn hatched by ``flag=`` (0 without a flag).
     """
 
-    figure: "matplotlib.figure.Figure"
+    figure: matplotlib.figure.Figure
     unmatched: pd.DataFrame
     scale: ColourScale
     years: tuple
@@ -68,7 +68,9 @@ _FLAG_HATCH = "#f0a500"
 
 def _static_prepare(df, *, value, unit, time, level, simplify, center, cmap, limits, flag=None):
     prep = _prepare(df, value=value, unit=unit, time=time, level=level, simplify=simplify, flag=flag)
-    scale = colour_scale(prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits)
+    scale = colour_scale(
+        prep.wide.to_numpy(dtype=float).ravel(), center=_default_center(value, center), cmap=cmap, limits=limits
+    )
     features = prep.features
     if prep.level == "world":
         # PROJ wraps longitude +180 to -180, so a polygon touching the antimeridian (Fiji, Chukotka)

@@ -322,9 +322,9 @@ def sbm(
     tasks = _tasks(_blocks(prob.periods, frontier, window), n_workers)
     results = _run(prob, tasks, rts, super_efficiency, n_workers, progress)
     out = _table(prob, _assemble(prob, tasks, results, with_time=time is not None), time, super_efficiency)
-    # a new table: do not carry over metadata of the input panel, record the model instead
-    out.attrs = {"model": "SBM with undesirable outputs", "rts": rts, "frontier": frontier,
-                 "window": window if frontier == "window" else None, "super_efficiency": super_efficiency}
+    # A new table: carry no metadata of the input panel over.  The model settings are the
+    # caller's own arguments, so they are not echoed in a side channel either.
+    out.attrs = {}
     return out
 
 
