@@ -545,8 +545,12 @@ def nqpf_intervals(nqpf: pd.DataFrame, *, unit: str = "region_code", time: str =
     -------
     pandas.DataFrame
         Per unit and time: ``mean``, ``lower``, ``upper``, ``var_total``,
-        ``var_gtfp``, ``var_seed``, ``share_gtfp`` and ``dominant``
-        (``"gtfp"`` or ``"seed"``).
+        ``var_gtfp``, ``var_seed``, ``share_gtfp``, ``dominant``
+        (``"gtfp"`` or ``"seed"``) and ``n_undefined``, the number of
+        (draw, seed) values that are NaN (NQPF undefined, e.g. a prediction
+        below the floor).  Where ``n_undefined > 0`` every statistic is NaN
+        and ``dominant`` is empty: dropping the undefined values would bias
+        the interval towards the draws where NQPF is defined.
     """
     need = [unit, time, draw, seed_col, value]
     missing = [c for c in need if c not in nqpf.columns]
@@ -555,14 +559,20 @@ def nqpf_intervals(nqpf: pd.DataFrame, *, unit: str = "region_code", time: str =
 
     def one(g: pd.DataFrame) -> pd.Series:
         v = g[value].to_numpy(float)
+        n_nan = int(np.isnan(v).sum())
+        if n_nan:
+            return pd.Series({k: np.nan for k in ("mean", "lower", "upper", "var_total", "var_gtfp", "var_seed",
+                                                  "share_gtfp")} | {"n_undefined": n_nan})
         by_draw = g.groupby(draw)[value]
         var_gtfp = float(np.var(by_draw.mean().to_numpy()))
         var_seed = float(by_draw.var(ddof=0).mean())
         total = float(np.var(v))
         return pd.Series({"mean": v.mean(), "lower": np.quantile(v, alpha / 2), "upper": np.quantile(v, 1 - alpha / 2),
                           "var_total": total, "var_gtfp": var_gtfp, "var_seed": var_seed,
-                          "share_gtfp": var_gtfp / total if total > 0 else np.nan})
+                          "share_gtfp": var_gtfp / total if total > 0 else np.nan, "n_undefined": 0})
 
     out = nqpf.groupby([unit, time], sort=True)[[draw, seed_col, value]].apply(one).reset_index()
-    out["dominant"] = np.where(out["var_gtfp"] >= out["var_seed"], "gtfp", "seed")
+    out["n_undefined"] = out["n_undefined"].astype(int)
+    out["dominant"] = np.where(out["n_undefined"] > 0, "",
+                               np.where(out["var_gtfp"] >= out["var_seed"], "gtfp", "seed"))
     return out

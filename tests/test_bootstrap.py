@@ -119,3 +119,15 @@ def test_bad_input_is_named():
         sbm_bootstrap(df, unit="u", time=None, inputs=["x"], good=["y"], frontier="window")
     with pytest.raises(InputError, match="draws=True"):
         bootstrap_panels(pd.DataFrame())
+
+
+def test_nqpf_intervals_undefined_values_are_not_dropped():
+    rows = [{"unit": u, "year": 2000, "draw": d, "seed": s, "nqpf": 1.0 + 0.1 * d + 0.01 * s}
+            for u in ("A", "B") for d in range(4) for s in range(3)]
+    df = pd.DataFrame(rows)
+    df.loc[(df["unit"] == "B") & (df["draw"] == 2) & (df["seed"] == 1), "nqpf"] = np.nan
+    out = nqpf_intervals(df, unit="unit").set_index("unit")
+    assert out.loc["A", "n_undefined"] == 0 and out.loc["A", "dominant"] == "gtfp"
+    assert np.isfinite(out.loc["A", ["mean", "lower", "upper", "share_gtfp"]].astype(float)).all()
+    assert out.loc["B", "n_undefined"] == 1 and out.loc["B", "dominant"] == ""
+    assert out.loc["B", ["mean", "lower", "upper", "var_gtfp", "var_seed", "share_gtfp"]].isna().all()
