@@ -54,6 +54,16 @@ overcovers at n = 400 (97.5 %).
 Reference sets are reduced to their non-dominated members before solving
 (a dominated unit can be replaced by its dominator in any feasible SBM
 solution without lowering the objective), which keeps each LP small.
+
+Against one subsample, the ordinary programmes of different points differ
+only in a few coefficients, so an optimal basis found for one point is often
+optimal for points near it.  Each basis HiGHS returns is checked for the next
+points at once (primal and dual feasibility, in numpy); where it is optimal
+the score is read off it without solving (``REUSE_BASES``; the values agree
+with solving every programme to about 1e-12).  On the county-scale benchmark
+this avoids about three quarters of the ordinary programmes; the
+super-efficiency programmes of the points beyond a subsample's frontier are
+still solved one by one (checking bases for them cost more than it saved).
 """
 
 from __future__ import annotations
