@@ -68,7 +68,6 @@ still solved one by one (checking bases for them cost more than it saved).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,7 +75,7 @@ import numpy as np
 import pandas as pd
 
 from nqpf_helpers.errors import InputError, SolverError
-from nqpf_helpers.indices import _PatchedLP, _check_data
+from nqpf_helpers.indices import _check_data, _PatchedLP
 from nqpf_helpers.parallel import run_tasks
 from nqpf_helpers.validate import validate_panel
 
@@ -93,8 +92,8 @@ __all__ = [
 KAPPA = 0.6
 _EFF_TOL = 1e-9
 _BASIS_TOL = 1e-10  # primal and dual feasibility of a reused basis (the HiGHS models' tolerances)
-REUSE_BASES = True
-_BASIS_WINDOW = 256  # points ahead in the visiting order on which a new optimal basis is tried  # score inside points by checking optimal bases of neighbours before solving an LP
+REUSE_BASES = True  # score points by checking optimal bases of neighbours before solving an LP
+_BASIS_WINDOW = 256  # points ahead in the visiting order on which a new optimal basis is tried
 
 
 def subsample_size(n: int, kappa: float = KAPPA) -> int:
