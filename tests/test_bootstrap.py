@@ -119,3 +119,36 @@ def test_bad_input_is_named():
         sbm_bootstrap(df, unit="u", time=None, inputs=["x"], good=["y"], frontier="window")
     with pytest.raises(InputError, match="draws=True"):
         bootstrap_panels(pd.DataFrame())
+
+
+def test_nqpf_intervals_undefined_values_are_not_dropped():
+    rows = [{"unit": u, "year": 2000, "draw": d, "seed": s, "nqpf": 1.0 + 0.1 * d + 0.01 * s}
+            for u in ("A", "B") for d in range(4) for s in range(3)]
+    df = pd.DataFrame(rows)
+    df.loc[(df["unit"] == "B") & (df["draw"] == 2) & (df["seed"] == 1), "nqpf"] = np.nan
+    out = nqpf_intervals(df, unit="unit").set_index("unit")
+    assert out.loc["A", "n_undefined"] == 0 and out.loc["A", "dominant"] == "gtfp"
+    assert np.isfinite(out.loc["A", ["mean", "lower", "upper", "share_gtfp"]].astype(float)).all()
+    assert out.loc["B", "n_undefined"] == 1 and out.loc["B", "dominant"] == ""
+    assert out.loc["B", ["mean", "lower", "upper", "var_gtfp", "var_seed", "share_gtfp"]].isna().all()
+
+
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+def test_reused_bases_give_the_scores_of_solved_programmes(monkeypatch, rts):
+    import nqpf_helpers.bootstrap as bs
+
+    rng = np.random.default_rng(7)
+    X, Y, B = _data(rng, 300)
+    B = np.hstack([B, rng.uniform(1, 10, (300, 1))])
+    Z = np.hstack([X, Y, B])
+    samples = np.stack([rng.choice(300, size=40, replace=False) for _ in range(3)])
+    monkeypatch.setattr(bs, "REUSE_BASES", False)
+    solved = bs._scores_task(Z, Z, (2, 1, 2), rts, samples)
+    calls = []
+    original = bs._SBMPoint.score_ordinary
+    monkeypatch.setattr(bs._SBMPoint, "score_ordinary", lambda self, z: calls.append(1) or original(self, z))
+    monkeypatch.setattr(bs, "REUSE_BASES", True)
+    reused = bs._scores_task(Z, Z, (2, 1, 2), rts, samples)
+    np.testing.assert_allclose(reused, solved, rtol=0, atol=1e-9)
+    assert (reused > 1).any() and (reused < 1).any()
+    assert len(calls) < 0.8 * Z.shape[0] * len(samples)  # some programmes were not solved
