@@ -73,3 +73,96 @@ def test_cache_dir_defaults_to_the_user_cache(monkeypatch, root):
 def test_cached_needs_a_function():
     with pytest.raises(InputError, match="needs a function"):
         cache.cached("slow_mean")  # type: ignore[arg-type]
+
+
+# --- the package fingerprint: a result of another package version is never served ---------
+
+def test_fingerprint_is_stable_and_names_the_store(cache_dir):
+    assert cache.package_fingerprint() == cache.package_fingerprint()
+    assert len(cache.package_fingerprint()) == 16
+    assert cache.results_dir() == cache_dir / "results" / cache.package_fingerprint()
+    cache.cached(slow_mean)(pd.DataFrame({"x": [1.0]}), "x")
+    assert [p.name for p in (cache_dir / "results").iterdir()] == [cache.package_fingerprint()]
+
+
+@pytest.fixture
+def package_copy(tmp_path, root) -> Path:
+    import shutil
+
+    copy = tmp_path / "pkg" / "nqpf_helpers"
+    shutil.copytree(root / "nqpf_helpers", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_fingerprint_changes_with_any_module_or_data_file(package_copy):
+    before = cache.package_fingerprint(package_copy)
+    assert before == cache.package_fingerprint(package_copy)
+    deep = package_copy / "sbm" / "__init__.py"  # deep in the call chain of cached chapter functions
+    original = deep.read_bytes()
+    deep.write_bytes(original + b"\n# an edit\n")
+    edited = cache.package_fingerprint(package_copy)
+    assert edited != before
+    deep.write_bytes(original)
+    assert cache.package_fingerprint(package_copy) == before
+    (package_copy / "data" / "registry.toml").write_text(
+        (package_copy / "data" / "registry.toml").read_text() + "\n# data edit\n")
+    assert cache.package_fingerprint(package_copy) != before
+    # compiled files are not sources
+    (package_copy / "__pycache__").mkdir(exist_ok=True)
+    after_data = cache.package_fingerprint(package_copy)
+    (package_copy / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"junk")
+    assert cache.package_fingerprint(package_copy) == after_data
+
+
+def test_fingerprint_needs_a_folder(tmp_path):
+    with pytest.raises(InputError, match="not a folder"):
+        cache.package_fingerprint(tmp_path / "missing")
+
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from nqpf_helpers import cache, regions
+
+def count_calls(n):
+    with open(sys.argv[1], "a") as fh:
+        fh.write("x")
+    return n * 2
+
+assert Path(cache.__file__).is_relative_to(Path(sys.argv[2])), cache.__file__
+print(cache.cached(count_calls)(21))
+"""
+
+
+def test_an_edited_package_misses_the_earlier_result(package_copy, tmp_path, cache_dir):
+    """End to end, in fresh interpreters: same package -> hit; any edited module -> recomputed."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "job.py"
+    script.write_text(SCRIPT)
+    counter = tmp_path / "calls.txt"
+    env = {**os.environ, "PYTHONPATH": str(package_copy.parent), "NQPF_CACHE_DIR": str(cache_dir)}
+    env.pop("NQPF_NO_RESULT_CACHE", None)
+
+    def run() -> int:
+        out = subprocess.run([sys.executable, str(script), str(counter), str(package_copy)], env=env,
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "42"
+        return len(counter.read_text())
+
+    assert run() == 1
+    assert run() == 1  # same package: loaded
+    regions_py = package_copy / "regions.py"  # a module the cached function does not even call
+    regions_py.write_text(regions_py.read_text() + "\n# an edit\n")
+    assert run() == 2  # edited package: computed afresh
+    assert run() == 2
+    assert len(list((cache_dir / "results").iterdir())) == 2
+    # the unedited copy has the running package's fingerprint (content, not location, counts);
+    # prune keeps that store and removes the edited copy's
+    kept = cache_dir / "results" / cache.package_fingerprint()
+    assert kept.is_dir()
+    removed = cache.prune()
+    assert len(removed) == 1 and not removed[0].exists()
+    assert kept.is_dir()
