@@ -154,7 +154,9 @@ def memory(version: str | int | None = None) -> joblib.Memory:
     return joblib.Memory(folder, verbose=0)
 
 
-def cached(func: Callable[..., Any], *, version: str | int | None = None) -> Callable[..., Any]:
+def cached(
+    func: Callable[..., Any], *, version: str | int | None = None, refresh: bool = False
+) -> Callable[..., Any]:
     """Wrap ``func`` so that its results are stored and reused for the same arguments.
 
     Parameters
@@ -165,6 +167,11 @@ def cached(func: Callable[..., Any], *, version: str | int | None = None) -> Cal
     version
         Anything that should invalidate earlier results when it changes (for example
         a note of a change in code that ``func`` calls); part of the key.
+    refresh
+        If True, always call ``func`` and store (overwrite) its result, so later
+        calls with the same arguments load it.  For a cell that reports how long
+        the computation takes: it stays honest while the chapters after it reuse
+        the result.
 
     Returns
     -------
@@ -183,7 +190,11 @@ def cached(func: Callable[..., Any], *, version: str | int | None = None) -> Cal
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if _disabled():
             return func(*args, **kwargs)
-        return memory(version).cache(func)(*args, **kwargs)
+        memorized = memory(version).cache(func)
+        if refresh:
+            result, _ = memorized.call(*args, **kwargs)
+            return result
+        return memorized(*args, **kwargs)
 
     return wrapper
 

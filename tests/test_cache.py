@@ -39,6 +39,15 @@ def test_second_call_with_the_same_inputs_is_loaded(cache_dir):
     assert (cache_dir / "results").is_dir()
 
 
+def test_refresh_computes_and_stores_for_later_calls(cache_dir):
+    df = pd.DataFrame({"x": [1.0, 3.0]})
+    assert cache.cached(slow_mean, refresh=True)(df, "x") == 2.0
+    assert cache.cached(slow_mean, refresh=True)(df, "x") == 2.0  # computed again
+    assert len(CALLS) == 2
+    assert cache.cached(slow_mean)(df, "x") == 2.0  # stored by the refreshing call
+    assert len(CALLS) == 2
+
+
 def test_version_separates_results(cache_dir):
     df = pd.DataFrame({"x": [1.0]})
     cache.cached(slow_mean)(df, "x")
