@@ -175,3 +175,43 @@ def test_an_edited_package_misses_the_earlier_result(package_copy, tmp_path, cac
     removed = cache.prune()
     assert len(removed) == 1 and not removed[0].exists()
     assert kept.is_dir()
+
+
+# --- a real chapter computation: cached and direct results are identical ------------------
+
+@pytest.fixture
+def small_gtfp(data_dir) -> pd.DataFrame:
+    from nqpf_helpers import data
+
+    gtfp = data.load_gtfp_series()
+    return gtfp[gtfp["region_code"].isin(sorted(gtfp["region_code"].unique())[:3])].reset_index(drop=True)
+
+
+def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp, monkeypatch):
+    from nqpf_helpers import forecast as fc
+
+    config = fc.TrainConfig(epochs=8)
+    kwargs = dict(seeds=range(2), config=config)
+    direct = fc.forecast_protocols(small_gtfp, ("released_first", "improved"), **kwargs)
+    stored = cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first", "improved"), **kwargs)
+    assert len(list(cache.results_dir().rglob("output.pkl"))) == 1
+    loaded = cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first", "improved"), **kwargs)
+    pd.testing.assert_frame_equal(stored, direct)
+    pd.testing.assert_frame_equal(loaded, direct)
+    # a loaded result really is a load: with training made impossible it still comes back
+    monkeypatch.setattr(fc, "train_stacked", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    pd.testing.assert_frame_equal(
+        cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first", "improved"), **kwargs), direct)
+    # another setting is a miss (and here would need training)
+    with pytest.raises(AssertionError, match="trained"):
+        cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first", "improved"), seeds=range(3), config=config)
+
+
+def test_one_protocol_is_a_slice_of_all_protocols(small_gtfp):
+    """The chapter on regional results reuses the released_first rows of the all-protocol fit."""
+    from nqpf_helpers import forecast as fc
+
+    config = fc.TrainConfig(epochs=8)
+    every = fc.forecast_protocols(small_gtfp, seeds=range(2), config=config)
+    one = fc.forecast_growth_path(small_gtfp, "released_first", seeds=range(2), config=config)
+    pd.testing.assert_frame_equal(every[every["protocol"] == "released_first"].reset_index(drop=True), one)
