@@ -190,6 +190,17 @@ def cached(
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if _disabled():
             return func(*args, **kwargs)
+        try:
+            results_dir().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            import warnings
+
+            from .errors import NQPFWarning
+
+            warnings.warn(f"The result cache folder {results_dir()} cannot be created ({exc}); computing "
+                          f"{getattr(func, '__name__', 'the result')} without the cache. Set {CACHE_DIR_ENV} to a "
+                          f"writable folder, or {NO_CACHE_ENV}=1 to silence this.", NQPFWarning, stacklevel=2)
+            return func(*args, **kwargs)
         memorized = memory(version).cache(func)
         if refresh:
             result, _ = memorized.call(*args, **kwargs)

@@ -72,6 +72,19 @@ def test_switch_off_and_clear(cache_dir, monkeypatch):
     assert len(CALLS) == 3
 
 
+def test_an_unusable_cache_folder_warns_and_computes(tmp_path, monkeypatch):
+    from nqpf_helpers.errors import NQPFWarning
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NQPF_CACHE_DIR", str(blocker))
+    monkeypatch.delenv("NQPF_NO_RESULT_CACHE", raising=False)
+    CALLS.clear()
+    with pytest.warns(NQPFWarning, match="cannot be created.*NQPF_CACHE_DIR"):
+        assert cache.cached(slow_mean)(pd.DataFrame({"x": [2.0]}), "x") == 2.0
+    assert len(CALLS) == 1
+
+
 def test_cache_dir_defaults_to_the_user_cache(monkeypatch, root):
     monkeypatch.delenv("NQPF_CACHE_DIR", raising=False)
     where = cache.cache_dir()
