@@ -24,6 +24,10 @@ In a chapter::
 
     paths = cache.cached(forecast.growth_paths)(panel, unit="region_code", seeds=20, seed=0)
 
+A cell that reports how long the computation takes calls
+``cache.cached(func, refresh=True)(...)``: it always computes (so the reported time
+is real) and stores the result for the chapters after it.
+
 Set ``NQPF_NO_RESULT_CACHE=1`` to compute everything afresh (the functions are then
 called directly), and call :func:`clear` to empty the cache.
 
