@@ -235,12 +235,3 @@ def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp):
     assert not memorized.check_call_in_cache(small_gtfp, protocols, seeds=_seeds(3), config=config)
     assert not memorized.check_call_in_cache(small_gtfp.assign(gtfp=small_gtfp["gtfp"] * 1.01), protocols, **kwargs)
 
-
-def test_one_protocol_is_a_slice_of_all_protocols(small_gtfp):
-    """The chapter on regional results reuses the released_first rows of the all-protocol fit."""
-    from nqpf_helpers import forecast as fc
-
-    config = fc.TrainConfig(epochs=8)
-    every = fc.forecast_protocols(small_gtfp, seeds=_seeds(2), config=config)
-    one = fc.forecast_growth_path(small_gtfp, "released_first", seeds=_seeds(2), config=config)
-    pd.testing.assert_frame_equal(every[every["protocol"] == "released_first"].reset_index(drop=True), one)
