@@ -148,7 +148,7 @@ def ensemble_ratio(
     n = m.sum(axis=-1)
     nonpos = ((p <= 0) & m).sum(axis=-1)
     below = ((~(p >= level[..., None])) & m).sum(axis=-1)  # NaN predictions count as below
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # masked by `ok` below
         logp = np.where(m & (p > 0), np.log(np.where(p > 0, p, 1.0)), 0.0)
         gm = np.where(nonpos == 0, np.exp(logp.sum(axis=-1) / n), np.nan)
         bad_actual = ~(a > 0)
