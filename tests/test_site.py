@@ -341,3 +341,12 @@ def test_no_bibliography_key_is_defined_twice():
         keys += re.findall(r"^@\w+\{([^,\s]+),", bib.read_text(encoding="utf-8"), flags=re.M)
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     assert not repeated, f"bibliography keys defined more than once: {repeated}"
+
+
+def test_no_glossary_term_is_defined_twice():
+    # Sphinx warns (and the strict build fails) on a duplicate term description
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    terms = [line.strip() for line in body.splitlines() if line.strip() and not line[0].isspace()]
+    repeated = sorted({t for t in terms if terms.count(t) > 1})
+    assert not repeated, f"glossary terms defined more than once: {repeated}"
