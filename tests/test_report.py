@@ -74,6 +74,34 @@ def test_chinese_labels_render_without_missing_glyphs():
         _draw_chinese(fig)
 
 
+def test_bold_text_with_the_chinese_fallback_writes_nothing_to_stderr(caplog):
+    # The packaged CJK font is Regular only; bold labels (plots.rank_change_plot) made matplotlib log
+    # "findfont: Failed to find font weight bold for Noto Sans CJK SC" on stderr, failing strict builds.
+    import logging
+
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
+
+    use_chinese_fonts()
+    font_manager.fontManager._findfont_cached.cache_clear()  # matplotlib logs once per lookup: look up afresh
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        fig = Figure()
+        fig.subplots().text(0, 0, "Zhejiang 浙江 1", fontweight="bold")
+        _draw_chinese(fig)
+    assert not [r for r in caplog.records if "Failed to find font weight" in r.getMessage()]
+    # the filter drops exactly that message for that family: other families' weight warnings still pass
+    from nqpf_helpers.fonts import _CJK_WEIGHT_FILTER
+
+    def record(family):
+        return logging.LogRecord("matplotlib.font_manager", logging.WARNING, __file__, 1,
+                                 "findfont: Failed to find font weight %s for %s, now using %s.",
+                                 ("bold", family, 400), None)
+
+    assert _CJK_WEIGHT_FILTER.filter(record("Some Other Sans"))
+    assert not _CJK_WEIGHT_FILTER.filter(record(CJK_FAMILY))
+    assert _CJK_WEIGHT_FILTER in logging.getLogger("matplotlib.font_manager").filters
+
+
 def test_the_report_figure_in_chinese_has_every_glyph():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
