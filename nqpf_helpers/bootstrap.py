@@ -577,7 +577,7 @@ def sbm_bootstrap(
     Parameters
     ----------
     df, unit, time, inputs, good, bad, rts
-        As in :func:`nqpf_helpers.sbm.sbm` (``time=None``: one cross-section).
+        As in :func:`nqpf_helpers.sbm.panel.sbm` (``time=None``: one cross-section).
     frontier
         ``"global"`` (all periods pooled into one sample) or
         ``"contemporaneous"`` (each period is its own sample).

@@ -11,8 +11,8 @@
   created; :func:`write_csv_atomically` and :func:`write_json_atomically`
   write through a temporary file renamed into place.
 
-Every problem with an input file is raised as :class:`InputError`, every
-problem with an output location as :class:`OutputError`, with a message that
+Every problem with an input file is raised as :class:`~nqpf_helpers.errors.InputError`, every
+problem with an output location as :class:`~nqpf_helpers.errors.OutputError`, with a message that
 names the problem and the fix.
 """
 

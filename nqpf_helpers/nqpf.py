@@ -1,7 +1,7 @@
 """NQPF = actual GTFP / predicted GTFP, seed bands and comparisons with published values.
 
 The functions here are pure: they take the long prediction table of
-:func:`nqpf_helpers.forecast.forecast_growth_path` (one row per region, seed
+:func:`nqpf_helpers.forecast.growth.forecast_growth_path` (one row per region, seed
 and year) and/or the published table of
 :func:`nqpf_helpers.data.load_published_nqpf`, and return new DataFrames.
 
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 PREDICTION_FLOOR = 0.05
-"""Default floor: a prediction below this share of the actual GTFP (NQPF above 20) gives NaN."""
+"""The default floor: a prediction below this share of the actual GTFP (NQPF above 20) gives NaN."""
 
 
 def _check_floor(floor: float) -> float:
@@ -517,7 +517,7 @@ def reproduction_table(
     ----------
     pred
         Long predictions of several seeds, e.g. from
-        :func:`nqpf_helpers.forecast.forecast_protocols`.
+        :func:`nqpf_helpers.forecast.growth.forecast_protocols`.
     published
         From :func:`nqpf_helpers.data.load_published_nqpf`.
     by

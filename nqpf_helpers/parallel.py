@@ -108,7 +108,7 @@ def use_backend(backend: str = "dask", scheduler: str | None = None) -> Iterator
     """Send every joblib ``Parallel`` call inside the block to ``backend``.
 
     For functions that parallelise with joblib themselves and have no
-    ``backend=`` argument, e.g. :func:`nqpf_helpers.sbm.sbm` with ``n_jobs > 1``::
+    ``backend=`` argument, e.g. :func:`nqpf_helpers.sbm.panel.sbm` with ``n_jobs > 1``::
 
         with use_backend("dask", scheduler="tcp://10.0.0.5:8786"):
             scores = sbm(panel, ..., n_jobs=8)

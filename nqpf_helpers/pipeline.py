@@ -185,7 +185,7 @@ def compute_gtfp(
     inputs, good, bad
         Input, good-output and bad-output columns.
     rts, frontier, window
-        See :func:`nqpf_helpers.sbm.sbm`.
+        See :func:`nqpf_helpers.sbm.panel.sbm`.
     progress
         Show a progress bar (stderr).
 
@@ -236,7 +236,7 @@ def compute_nqpf(
     unit, time, value
         Column names.
     protocol
-        A key of :data:`nqpf_helpers.forecast.PROTOCOLS` (default
+        A key of :data:`nqpf_helpers.forecast.protocols.PROTOCOLS` (default
         ``"improved"``: log growth, recursive path after the training years).
     seeds
         Number of seeds (``0 .. seeds-1``) or the seeds themselves.
@@ -269,7 +269,7 @@ def compute_nqpf(
     Raises
     ------
     PanelError
-        Bad series (see :func:`nqpf_helpers.forecast.series_matrix`).
+        Bad series (see :func:`nqpf_helpers.forecast.windows.series_matrix`).
     InputError
         Unknown protocol, no seeds, ``lags`` below 1, or ``train_until``
         with a protocol that splits by share.

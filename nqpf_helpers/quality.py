@@ -445,7 +445,7 @@ def training_years(preds: pd.DataFrame, *, time: str = "year", split: str = "spl
     Parameters
     ----------
     preds
-        Output of :func:`nqpf_helpers.forecast.forecast_growth_path` (one or
+        Output of :func:`nqpf_helpers.forecast.growth.forecast_growth_path` (one or
         several protocols; then the union of their training years is returned,
         so filter first to get one protocol's).
     time, split

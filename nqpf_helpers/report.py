@@ -324,7 +324,7 @@ def write_report(
 ) -> Path:
     """Write the results folder atomically.
 
-    The folder holds ``results.csv`` (:attr:`PipelineResult.results`, UTF-8 with a
+    The folder holds ``results.csv`` (:attr:`nqpf_helpers.pipeline.PipelineResult.results`, UTF-8 with a
     byte-order mark when it holds Chinese text, so that Excel reads it),
     ``settings.json``, ``report.html`` (standalone: the figure is embedded)
     and, when the units are Chinese codes or names of one level or ISO3 codes

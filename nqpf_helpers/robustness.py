@@ -73,10 +73,10 @@ class Variant:
         Which choice this variant changes relative to the baseline
         (``"baseline"`` for the baseline itself); used to group results.
     rts, frontier, window
-        SBM options (see :func:`nqpf_helpers.sbm.sbm`); only used when
+        SBM options (see :func:`nqpf_helpers.sbm.panel.sbm`); only used when
         :func:`run_variants` receives a raw input panel.
     protocol
-        A key of :data:`nqpf_helpers.forecast.PROTOCOLS`.
+        A key of :data:`nqpf_helpers.forecast.protocols.PROTOCOLS`.
     lags, train_until, layout
         Overrides of the protocol's window length, training cut-off year
         (protocols with an ``until_year`` split only) and input reading;
@@ -107,7 +107,7 @@ class Variant:
         return tuple(range(self.seed, self.seed + self.seeds))
 
     def spec(self) -> fc.ProtocolSpec:
-        """The :class:`~nqpf_helpers.forecast.ProtocolSpec` this variant trains with."""
+        """The :class:`~nqpf_helpers.forecast.protocols.ProtocolSpec` this variant trains with."""
         return fc.resolve_protocol(
             self.protocol, lags=self.lags, layout=self.layout, train_until=self.train_until,
             context=f"variant {self.name!r}: ",
@@ -365,7 +365,7 @@ def unit_scores(
     undefined
         What to do with units whose value is missing (NaN below the
         prediction floor) in some year of some variant: ``"raise"`` a
-        :class:`PanelError`, or ``"drop"`` them from *every* variant, so that
+        :class:`~nqpf_helpers.errors.PanelError`, or ``"drop"`` them from *every* variant, so that
         all variants rank the same units, with an
         :class:`~nqpf_helpers.errors.NQPFWarning` naming them
         (:func:`undefined_units` lists them with the reason).
@@ -616,7 +616,7 @@ def seed_ensemble_agreement(
     Parameters
     ----------
     pred
-        Per-seed predictions (from :func:`~nqpf_helpers.forecast.forecast_growth_path`)
+        Per-seed predictions (from :func:`~nqpf_helpers.forecast.growth.forecast_growth_path`)
         with columns ``unit``, ``time``, ``seed``, ``actual``, ``predicted``.
     sizes
         Ensemble sizes; ``2 * max(sizes)`` must not exceed the number of seeds

@@ -1,8 +1,8 @@
 """Sphinx extension: serve the interactive maps' Leaflet files from the built site.
 
 Chapters embed folium maps whose scripts and styles point at
-``../_static/nqpf-maps/`` (see :data:`nqpf_helpers.maps.DEFAULT_ASSET_BASE`).
-This extension copies :func:`nqpf_helpers.maps.asset_files` there after an
+``../_static/nqpf-maps/`` (see :data:`nqpf_helpers.maps.assets.DEFAULT_ASSET_BASE`).
+This extension copies :func:`nqpf_helpers.maps.assets.asset_files` there after an
 HTML build, so the maps need no CDN.  It also removes the notice that folium
 (through branca) writes above every map asking Jupyter users to trust the
 notebook: on a web page the map loads without it, and the notice only

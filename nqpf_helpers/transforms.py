@@ -135,7 +135,7 @@ def from_distance(
     ----------
     preds
         Forecast table with ``actual`` and ``predicted`` distances (the output
-        of :func:`nqpf_helpers.forecast.forecast_growth_path` on
+        of :func:`nqpf_helpers.forecast.growth.forecast_growth_path` on
         :func:`to_distance` data).
     kind
         The transform used.

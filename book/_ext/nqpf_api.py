@@ -53,6 +53,28 @@ def top_level_names(package: str = PACKAGE) -> list[tuple[str, str]]:
     ]
 
 
+def reexported_names(module: str) -> list[str]:
+    """Names in ``module.__all__`` that another module of the package defines.
+
+    Each object is documented once, where it is defined (so cross-references have one
+    target): a subpackage's ``__init__`` re-exports its submodules' names, and modules
+    re-export the error classes of :mod:`nqpf_helpers.errors`.
+    """
+    mod = importlib.import_module(module)
+    names = []
+    submodules = []
+    if hasattr(mod, "__path__"):
+        submodules = [importlib.import_module(f"{module}.{s.name}") for s in pkgutil.iter_modules(mod.__path__)]
+    for name in getattr(mod, "__all__", []):
+        obj = getattr(mod, name, None)
+        home = getattr(obj, "__module__", None)
+        if isinstance(home, str) and home.startswith(PACKAGE) and home != module and callable(obj):
+            names.append(name)
+        elif any(getattr(sub, name, None) is obj for sub in submodules if hasattr(sub, name)):
+            names.append(name)
+    return sorted(set(names))
+
+
 def api_markdown(modules: list[str], names: list[tuple[str, str]] | None = None) -> str:
     """MyST markdown for the API page: the top-level names, a module table, then one section per module."""
     fence = "```"
@@ -69,9 +91,13 @@ def api_markdown(modules: list[str], names: list[tuple[str, str]] | None = None)
     parts.append(f"{fence}{{eval-rst}}\n.. autosummary::\n   :nosignatures:\n\n{table}\n{fence}\n")
     for name in modules:
         short = name.split(".", 1)[1].replace(".", "-")
+        exclude = reexported_names(name)
+        options = "   :members:\n   :show-inheritance:\n"
+        if exclude:
+            options += f"   :exclude-members: {', '.join(exclude)}\n"
         parts.append(
             f"(api-{short})=\n## `{name}`\n\n"
-            f"{fence}{{eval-rst}}\n.. automodule:: {name}\n   :members:\n   :show-inheritance:\n{fence}\n"
+            f"{fence}{{eval-rst}}\n.. automodule:: {name}\n{options}{fence}\n"
         )
     return "\n".join(parts)
 

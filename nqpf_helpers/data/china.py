@@ -58,6 +58,7 @@ CHINA_PANEL_UNITS: dict[str, str] = {
     "gml_index": "the source repository's own GML productivity index (model undocumented), 2000 = 1",
     "gml_cumulative": "cumulative product of gml_index within each province, 2000 = 1",
 }
+#: The columns of :func:`load_china_industrial_panel`, in order.
 CHINA_PANEL_COLUMNS = list(CHINA_PANEL_UNITS)
 
 #: National totals of the yearbooks (10,000 t) that the panel must reproduce,

@@ -5,7 +5,7 @@ LSTM and call the ratio actual / predicted "New Quality Productive Forces".
 The package is split by concern:
 
 * :mod:`~nqpf_helpers.forecast.protocols` -- the named protocols
-  (:data:`PROTOCOLS`, :class:`ProtocolSpec`), :class:`TrainConfig` and
+  (:data:`~nqpf_helpers.forecast.protocols.PROTOCOLS`, :class:`ProtocolSpec`), :class:`TrainConfig` and
   :func:`resolve_protocol`, the one place where a protocol name and overrides
   become a checked spec (used by the pipeline and the robustness grid too);
 * :mod:`~nqpf_helpers.forecast.windows` -- windows, splits, min-max scaling;

@@ -38,9 +38,9 @@ def forecast_growth_path(
     """Fit every region's LSTM growth path under a named protocol.
 
     All regions and ensemble members are trained together as one stacked
-    model (:func:`~nqpf_helpers.forecast.train_stacked`), each on its own
+    model (:func:`~nqpf_helpers.forecast.network.train_stacked`), each on its own
     series only.  Member ``k`` of unit ``u`` starts from weights drawn from
-    ``(seed + k, u)`` alone (:func:`~nqpf_helpers.forecast.init_weights`), so a
+    ``(seed + k, u)`` alone (:func:`~nqpf_helpers.forecast.seeding.init_weights`), so a
     unit's growth path does not depend on which other units are in ``df`` or
     in which order.
 
@@ -50,10 +50,10 @@ def forecast_growth_path(
         Long panel with columns ``unit``, ``time`` and ``value`` (strictly
         positive GTFP), balanced and without gaps.
     protocol
-        A key of :data:`~nqpf_helpers.forecast.PROTOCOLS`
+        A key of :data:`~nqpf_helpers.forecast.protocols.PROTOCOLS`
         (``"released_current"``, ``"released_first"``, ``"paper_one_step"``,
         ``"paper_recursive"``, ``"improved"``) or a
-        :class:`~nqpf_helpers.forecast.ProtocolSpec`.
+        :class:`~nqpf_helpers.forecast.protocols.ProtocolSpec`.
     seeds
         Number of networks per unit (ensemble members), >= 1.
     seed
@@ -62,7 +62,7 @@ def forecast_growth_path(
     layout, horizon, lags, train_until
         Override the protocol's input layout / prediction horizon / window
         length / training cut-off year (see
-        :func:`~nqpf_helpers.forecast.resolve_protocol`).
+        :func:`~nqpf_helpers.forecast.protocols.resolve_protocol`).
     config
         Optimisation options (defaults: the released code's).
     unit, time, value

@@ -101,7 +101,7 @@ class StackedLSTM(keras.layers.Layer):
         }
 
     def set_stacked_weights(self, weights: dict[str, np.ndarray]) -> None:
-        """Assign weights from a dict as returned by :func:`init_weights`."""
+        """Assign weights from a dict as returned by :func:`~nqpf_helpers.forecast.seeding.init_weights`."""
         for k in _WEIGHT_NAMES:
             self.w[k].assign(np.asarray(weights[k], dtype=self.dtype))
 
@@ -182,7 +182,7 @@ def _compiled_loop(shapes: tuple, config: TrainConfig):
 def set_determinism(seed: int = 0) -> None:
     """Seed Python, NumPy and TensorFlow and ask TensorFlow for deterministic kernels.
 
-    Initial weights come from :func:`init_weights` and do not use these
+    Initial weights come from :func:`~nqpf_helpers.forecast.seeding.init_weights` and do not use these
     generators; this guards against nondeterministic parallel reductions.
     """
     keras.utils.set_random_seed(int(seed))
@@ -210,7 +210,7 @@ def train_stacked(
     y
         ``(N, B)`` scaled training targets.
     init
-        Initial weights from :func:`init_weights`.
+        Initial weights from :func:`~nqpf_helpers.forecast.seeding.init_weights`.
     config
         Optimisation options.
 

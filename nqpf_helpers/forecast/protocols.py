@@ -34,6 +34,7 @@ __all__ = [
     "resolve_protocol",
 ]
 
+#: Default input window: the number of past years each network sees (the released code's 5).
 LAGS = 5
 """Window length of the released code (``kim = 5``)."""
 
@@ -57,7 +58,7 @@ class ProtocolSpec:
     description
         One line for tables.
     split, share, train_until
-        Training/test split rule, see :func:`nqpf_helpers.forecast.n_train_windows`.
+        Training/test split rule, see :func:`nqpf_helpers.forecast.windows.n_train_windows`.
     transform
         ``"minmax_level"``: GTFP levels min-max scaled per lag position and for
         the target, fitted on training windows (released code).
@@ -88,6 +89,7 @@ class ProtocolSpec:
     lags: int = LAGS
 
 
+#: The named protocols, by key (see :class:`ProtocolSpec` for what each field means).
 PROTOCOLS: dict[str, ProtocolSpec] = {
     p.name: p
     for p in [
@@ -124,7 +126,7 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         ),
     ]
 }
-"""The named protocols of :func:`nqpf_helpers.forecast.forecast_growth_path`."""
+"""The named protocols of :func:`nqpf_helpers.forecast.growth.forecast_growth_path`."""
 
 
 def _is_int(x: object) -> bool:

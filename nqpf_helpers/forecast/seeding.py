@@ -5,7 +5,7 @@ reordered in the panel.  Each network's initial weights therefore come from a
 :class:`numpy.random.SeedSequence` built from two things only: the integer
 seed of the ensemble member and a stable hash of the unit's identifier
 (SHA-256 of its string form, the same in every Python process, unlike
-:func:`hash`).  The position of the unit in the panel plays no part.
+``hash()``).  The position of the unit in the panel plays no part.
 
 This module imports only numpy.
 """

@@ -217,7 +217,7 @@ class Scaler:
     """Per-unit transform between GTFP windows and network space for one protocol.
 
     Fitted on the training windows ``Xtr (N, B, L)`` and targets ``ytr (N, B)``
-    of each unit separately; see :class:`~nqpf_helpers.forecast.ProtocolSpec`
+    of each unit separately; see :class:`~nqpf_helpers.forecast.protocols.ProtocolSpec`
     for the two transforms.
     """
 

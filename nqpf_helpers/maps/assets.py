@@ -5,7 +5,7 @@ default, which leaves the map blank without internet.  The maps here use
 Leaflet only, served from the site itself: :func:`asset_files` lists the files
 (taken from the ``XStatic-Leaflet`` package), the Sphinx extension
 :mod:`nqpf_helpers.sphinx_maps` copies them to ``_static/nqpf-maps/`` of a
-built book, and :func:`nqpf_helpers.maps.save_map` copies them next to a
+built book, and :func:`nqpf_helpers.maps.interactive.save_map` copies them next to a
 standalone HTML file.
 """
 
@@ -27,7 +27,7 @@ DEFAULT_ASSET_BASE = "../_static/nqpf-maps"
 #: 150 kB more per map): for maps shown in a live notebook (Jupyter, Binder),
 #: where no site serves the assets.
 INLINE = "inline"
-#: Folder created next to a file written by :func:`nqpf_helpers.maps.save_map`.
+#: Folder created next to a file written by :func:`nqpf_helpers.maps.interactive.save_map`.
 ASSET_DIRNAME = "nqpf-maps-assets"
 
 

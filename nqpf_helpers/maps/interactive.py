@@ -61,7 +61,7 @@ class MapResult:
         (China: ``region_code``, ``name_zh``, ``name_en``, ``reason``;
         world: ``iso3``, ``name``, ``reason``); empty when all were drawn.
     scale
-        The :class:`~nqpf_helpers.maps.ColourScale` (pass its ``vmin`` and
+        The :class:`~nqpf_helpers.maps.colour.ColourScale` (pass its ``vmin`` and
         ``vmax`` as ``limits=`` to give another map the same colours).
     years
         The years of the selector (``("value",)`` for a single cross-section).
@@ -70,7 +70,7 @@ class MapResult:
     matched
         The codes drawn with a value.
     asset_base
-        Where the map's HTML looks for Leaflet (see :data:`~nqpf_helpers.maps.INLINE`).
+        Where the map's HTML looks for Leaflet (see :data:`~nqpf_helpers.maps.assets.INLINE`).
     flagged
         Number of drawn region-years marked by ``flag=`` (0 without a flag).
     """
@@ -432,10 +432,10 @@ def china_choropleth(
         ``nqpf``, else the column name).
     simplify
         Tolerance in degrees for simplifying boundaries; ``"default"`` uses
-        :data:`DEFAULT_SIMPLIFY`, None keeps full detail (large files).
+        :data:`~nqpf_helpers.maps.join.DEFAULT_SIMPLIFY`, None keeps full detail (large files).
     asset_base
         URL (usually relative) of the folder holding Leaflet, see
-        :func:`asset_files`.  The default suits a book chapter; :data:`INLINE`
+        :func:`~nqpf_helpers.maps.assets.asset_files`.  The default suits a book chapter; :data:`~nqpf_helpers.maps.assets.INLINE`
         writes Leaflet into the HTML, for a live notebook.
     tiles
         Optional folium tile layer name (e.g. ``"OpenStreetMap"``), added
@@ -446,7 +446,7 @@ def china_choropleth(
         Centre of a diverging scale.  None means 1 for an NQPF column and a
         sequential scale otherwise.
     limits
-        Explicit (vmin, vmax) of the colour scale; see :func:`colour_scale`.
+        Explicit (vmin, vmax) of the colour scale; see :func:`~nqpf_helpers.maps.colour.colour_scale`.
     flag
         Optional boolean column marking region-years to single out, e.g.
         ``df["at_frontier"] = quality.at_frontier(df)``: GTFP = 1, where

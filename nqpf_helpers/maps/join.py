@@ -222,7 +222,7 @@ def unmatched_codes(
         ``"province"``, ``"city"``, ``"county"`` (inferred from the codes if
         None) or ``"world"`` (``unit`` then names the ISO3 column).
     unit, value, time
-        Column names, as in :func:`nqpf_helpers.maps.china_choropleth`.
+        Column names, as in :func:`nqpf_helpers.maps.interactive.china_choropleth`.
 
     Returns
     -------

@@ -32,9 +32,9 @@ class StaticMapResult:
         ``result.figure.savefig(...)``, glue it with ``glue(name, result.figure)``).
     unmatched
         Codes that could not be drawn, with the reason (as in
-        :func:`nqpf_helpers.maps.unmatched_codes`).
+        :func:`nqpf_helpers.maps.join.unmatched_codes`).
     scale
-        The :class:`~nqpf_helpers.maps.ColourScale` shared by every panel.
+        The :class:`~nqpf_helpers.maps.colour.ColourScale` shared by every panel.
     years
         The years drawn, in order.
     level
@@ -154,7 +154,7 @@ def static_map(
     Parameters
     ----------
     df, value, time, label, simplify, cmap, center, limits
-        As in :func:`china_choropleth`; the colour scale is computed from all
+        As in :func:`~nqpf_helpers.maps.interactive.china_choropleth`; the colour scale is computed from all
         years of ``df``, exactly as in the interactive map.
     unit
         Code column; for ``level="world"`` the ISO3 column (e.g. ``"iso3"``).
@@ -170,7 +170,7 @@ def static_map(
     flag, flag_label
         Optional boolean column of region-years to hatch (with a black
         outline and a legend entry giving their number), e.g. ``"at_frontier"``
-        from :func:`nqpf_helpers.quality.at_frontier`; as in :func:`china_choropleth`.
+        from :func:`nqpf_helpers.quality.at_frontier`; as in :func:`~nqpf_helpers.maps.interactive.china_choropleth`.
 
     Returns
     -------
