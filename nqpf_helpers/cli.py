@@ -32,7 +32,10 @@ from .errors import InputError, NQPFError, OutputError, UnitSlipWarning, Unknown
 from .i18n import LANGS
 
 PROTOCOL_NAMES = ["improved", "paper_one_step", "paper_recursive", "released_current", "released_first"]
-"""Keys of :data:`nqpf_helpers.forecast.protocols.PROTOCOLS`, listed here so that ``--help`` does not import TensorFlow."""
+"""Keys of :data:`nqpf_helpers.forecast.protocols.PROTOCOLS`.
+
+Listed here so that ``--help`` does not import TensorFlow.
+"""
 
 EXIT_OK = 0
 EXIT_INPUT = 1

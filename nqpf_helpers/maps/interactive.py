@@ -435,7 +435,8 @@ def china_choropleth(
         :data:`~nqpf_helpers.maps.join.DEFAULT_SIMPLIFY`, None keeps full detail (large files).
     asset_base
         URL (usually relative) of the folder holding Leaflet, see
-        :func:`~nqpf_helpers.maps.assets.asset_files`.  The default suits a book chapter; :data:`~nqpf_helpers.maps.assets.INLINE`
+        :func:`~nqpf_helpers.maps.assets.asset_files`.  The default suits a book chapter;
+        :data:`~nqpf_helpers.maps.assets.INLINE`
         writes Leaflet into the HTML, for a live notebook.
     tiles
         Optional folium tile layer name (e.g. ``"OpenStreetMap"``), added
