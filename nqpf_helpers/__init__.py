@@ -22,7 +22,8 @@ Modules and subpackages, one per concern (the API reference lists every public o
 - :mod:`nqpf_helpers.plots` -- the book's figures (trends, bands, rankings, dispersion);
 - :mod:`nqpf_helpers.maps` -- offline choropleths: ``assets``, ``colour``, ``join``, ``interactive``
   (folium) and ``static`` (matplotlib);
-- :mod:`nqpf_helpers.errors` -- the exceptions the package raises on purpose (base :class:`NQPFError`);
+- :mod:`nqpf_helpers.errors` -- the exceptions the package raises on purpose
+  (base :class:`~nqpf_helpers.errors.NQPFError`);
 - :mod:`nqpf_helpers.cache` -- a result cache for expensive calls, in the user cache folder;
 - :mod:`nqpf_helpers.io` -- reading a user's panel (CSV in UTF-8 or GBK, Excel, Parquet) and writing files;
 - :mod:`nqpf_helpers.pipeline` -- the whole method on a user's own panel (check, GTFP, NQPF, settings);

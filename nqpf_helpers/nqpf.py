@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 PREDICTION_FLOOR = 0.05
-"""The default floor: a prediction below this share of the actual GTFP (NQPF above 20) gives NaN."""
+"""A prediction below this share of the actual GTFP (NQPF above 20) gives NaN (the default floor)."""
 
 
 def _check_floor(floor: float) -> float:

@@ -21,7 +21,7 @@ HTML report by :mod:`nqpf_helpers.report` (``write_report``), the report's
 figure is :func:`nqpf_helpers.plots.trend_figure` and a synthetic panel to
 try things on is :func:`nqpf_helpers.synthetic.example_panel`.
 
-Every problem with the input is raised as :class:`InputError` or
+Every problem with the input is raised as :class:`~nqpf_helpers.errors.InputError` or
 :class:`~nqpf_helpers.errors.PanelError` (both ``ValueError``) with a
 message that names the problem and the fix.
 """

@@ -12,11 +12,11 @@ Their sqlite index lists every boundary file, and each file is named after its
 code, so names are read from the index without touching any geometry.
 
 Codes that cannot be interpreted (wrong length, a province prefix outside the
-31 mainland provinces) raise :class:`UnknownRegionError`.  Codes that are
+31 mainland provinces) raise :class:`~nqpf_helpers.errors.UnknownRegionError`.  Codes that are
 well formed but unknown to cnmaps (typically abolished or merged units, such as
 Laiwu 371200, merged into Jinan in 2019) keep their level, province and group,
 get ``name_zh = NaN`` and ``in_cnmaps = False``, and are reported with an
-:class:`UnmappedRegionWarning`; they are never dropped.
+:class:`~nqpf_helpers.errors.UnmappedRegionWarning`; they are never dropped.
 
 Two conventions of the authors' data are worth knowing:
 
@@ -476,8 +476,8 @@ def check_codes(codes: Iterable[object], *, allow_unmapped: bool = True) -> list
         Administrative codes, ints or strings.
     allow_unmapped
         Codes that are well formed but absent from cnmaps (abolished or
-        merged units) are reported with an :class:`UnmappedRegionWarning`
-        when True, and raise :class:`UnknownRegionError` when False.
+        merged units) are reported with an :class:`~nqpf_helpers.errors.UnmappedRegionWarning`
+        when True, and raise :class:`~nqpf_helpers.errors.UnknownRegionError` when False.
 
     Returns
     -------
@@ -558,7 +558,7 @@ def region_table(
         province, city and county of the 31 mainland provinces that cnmaps
         knows.
     strict
-        Raise :class:`UnknownRegionError` for malformed codes or codes outside
+        Raise :class:`~nqpf_helpers.errors.UnknownRegionError` for malformed codes or codes outside
         the 31 provinces.  With ``strict=False`` such codes are kept as rows
         whose other columns are missing (and a warning names them).
 
@@ -572,7 +572,7 @@ def region_table(
         (East/Central/West/Northeast), ``yangtze_belt`` (bool) and
         ``in_cnmaps`` (bool).  Codes not in cnmaps keep everything but their
         names; they have ``in_cnmaps == False`` and are reported by an
-        :class:`UnmappedRegionWarning`.
+        :class:`~nqpf_helpers.errors.UnmappedRegionWarning`.
     """
     return _region_table(codes, strict=strict, stacklevel=4)
 

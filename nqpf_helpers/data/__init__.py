@@ -12,7 +12,7 @@ Files are described in ``registry.toml``, package data of this module read with
 Set ``NQPF_OFFLINE=1`` to forbid downloads: a file already in the download
 cache is then still used when it matches its registered sha256 (see
 :func:`fetch`).  When a file can be found nowhere,
-:class:`DataUnavailableError` names the file, where it comes from and how to
+:class:`~nqpf_helpers.errors.DataUnavailableError` names the file, where it comes from and how to
 point the loader at a local copy.
 
 The loaders return tidy :class:`pandas.DataFrame` objects with documented

@@ -5,18 +5,21 @@ LSTM and call the ratio actual / predicted "New Quality Productive Forces".
 The package is split by concern:
 
 * :mod:`~nqpf_helpers.forecast.protocols` -- the named protocols
-  (:data:`~nqpf_helpers.forecast.protocols.PROTOCOLS`, :class:`ProtocolSpec`), :class:`TrainConfig` and
-  :func:`resolve_protocol`, the one place where a protocol name and overrides
+  (:data:`~nqpf_helpers.forecast.protocols.PROTOCOLS`,
+  :class:`~nqpf_helpers.forecast.protocols.ProtocolSpec`),
+  :class:`~nqpf_helpers.forecast.protocols.TrainConfig` and
+  :func:`~nqpf_helpers.forecast.protocols.resolve_protocol`, the one place where a protocol name and overrides
   become a checked spec (used by the pipeline and the robustness grid too);
 * :mod:`~nqpf_helpers.forecast.windows` -- windows, splits, min-max scaling;
 * :mod:`~nqpf_helpers.forecast.seeding` -- initial weights that depend only on
-  the seed and the unit identifier (:func:`init_weights`, :func:`network_seed`);
+  the seed and the unit identifier (:func:`~nqpf_helpers.forecast.seeding.init_weights`,
+  :func:`~nqpf_helpers.forecast.seeding.network_seed`);
 * :mod:`~nqpf_helpers.forecast.network` -- the stacked LSTM and its training
   (TensorFlow);
-* :mod:`~nqpf_helpers.forecast.growth` -- :func:`forecast_growth_path`, the
+* :mod:`~nqpf_helpers.forecast.growth` -- :func:`~nqpf_helpers.forecast.growth.forecast_growth_path`, the
   entry point (TensorFlow);
 * :mod:`~nqpf_helpers.forecast.baselines` -- naive and statistical baselines
-  and :func:`forecast_errors` (no TensorFlow).
+  and :func:`~nqpf_helpers.forecast.baselines.forecast_errors` (no TensorFlow).
 
 TensorFlow is imported only when a name from ``network`` or ``growth`` is first
 used, so ``from nqpf_helpers.forecast import baseline_forecasts`` stays light.

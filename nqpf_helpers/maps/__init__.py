@@ -14,10 +14,10 @@ year, so geometry is written once however many years there are.
 
 folium loads Leaflet, jQuery, Bootstrap, Font Awesome and more from CDNs by
 default, which leaves the map blank without internet.  These maps use
-Leaflet only, served from the site itself: :func:`asset_files` lists the files
+Leaflet only, served from the site itself: :func:`~nqpf_helpers.maps.assets.asset_files` lists the files
 (taken from the ``XStatic-Leaflet`` package), the Sphinx extension
 :mod:`nqpf_helpers.sphinx_maps` copies them to ``_static/nqpf-maps/`` of a
-built book, and :func:`save_map` copies them next to a standalone HTML file.
+built book, and :func:`~nqpf_helpers.maps.interactive.save_map` copies them next to a standalone HTML file.
 There is no tile layer unless one is asked for, and the legend is inline SVG
 (branca's colormap legend would fetch d3 from a CDN).
 
@@ -28,9 +28,9 @@ county NQPF include negative and extreme values), and the legend says when
 values beyond the ends are clipped.
 
 Codes without a boundary (e.g. Laiwu 371200, merged into Jinan in 2019) are
-never dropped silently: every map result (:class:`MapResult`,
-:class:`StaticMapResult`) carries ``unmatched``, a table of the codes it
-could not draw and why; :func:`unmatched_codes` computes the same
+never dropped silently: every map result (:class:`~nqpf_helpers.maps.interactive.MapResult`,
+:class:`~nqpf_helpers.maps.static.StaticMapResult`) carries ``unmatched``, a table of the codes it
+could not draw and why; :func:`~nqpf_helpers.maps.join.unmatched_codes` computes the same
 table without drawing.
 """
 

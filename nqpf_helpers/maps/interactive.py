@@ -472,7 +472,7 @@ def china_choropleth(
     MapInputError
         Unknown level, missing or non-numeric columns, duplicate rows, or
         nothing drawable.
-    nqpf_helpers.regions.UnknownRegionError
+    nqpf_helpers.errors.UnknownRegionError
         Malformed codes or codes outside the 31 mainland provinces.
     """
     if level == "world":

@@ -20,14 +20,14 @@ reciprocal of the denominator).  With no bad outputs the model is Tone's
 
 Two solvers give the same answers:
 
-* :func:`sbm_cvxpy` (``nqpf_helpers.sbm.model``) states the linear
+* :func:`~nqpf_helpers.sbm.model.sbm_cvxpy` (``nqpf_helpers.sbm.model``) states the linear
   programme in cvxpy, one DMU at a time.  It is meant to be read (the book
   shows it) and is used by the tests as the reference.  It always uses HiGHS
   and rescales columns so that the evaluated DMU is a vector of ones:
   Clarabel, cvxpy's default, returns wrong scores on data spanning several
   orders of magnitude, and even HiGHS can stop at an infeasible point when
   the evaluated DMU is tiny relative to column means.
-* :func:`sbm` (``nqpf_helpers.sbm.panel``) is the fast path for whole
+* :func:`~nqpf_helpers.sbm.panel.sbm` (``nqpf_helpers.sbm.panel``) is the fast path for whole
   panels (the solver itself is in ``nqpf_helpers.sbm.fast``).  One HiGHS
   model per worker is kept in memory and only patched from one DMU to the next; it holds
   columns only for a small *candidate* reference set, which grows by column
@@ -119,8 +119,8 @@ Modules
 -------
 ``nqpf_helpers.sbm.model`` (the cvxpy model),
 ``nqpf_helpers.sbm.fast`` (the patched HiGHS model, pricing and
-fallbacks), ``nqpf_helpers.sbm.panel`` (:func:`sbm` over a panel,
-:func:`reference_periods`, :func:`inefficiency_by_source`); the private
+fallbacks), ``nqpf_helpers.sbm.panel`` (:func:`~nqpf_helpers.sbm.panel.sbm` over a panel,
+:func:`~nqpf_helpers.sbm.panel.reference_periods`, :func:`~nqpf_helpers.sbm.panel.inefficiency_by_source`); the private
 ``_highs`` module holds the HiGHS plumbing other DEA models reuse
 (``nqpf_helpers.sbm._highs.column_scale``,
 ``nqpf_helpers.sbm._highs.new_highs``,
