@@ -77,6 +77,7 @@ import pandas as pd
 from nqpf_helpers.errors import InputError, SolverError
 from nqpf_helpers.indices import _check_data, _PatchedLP
 from nqpf_helpers.parallel import run_tasks
+from nqpf_helpers.sbm._batch import certify, primal_simplex
 from nqpf_helpers.validate import validate_panel
 
 __all__ = [
@@ -94,6 +95,7 @@ _EFF_TOL = 1e-9
 _BASIS_TOL = 1e-10  # primal and dual feasibility of a reused basis (the HiGHS models' tolerances)
 REUSE_BASES = True  # score points by checking optimal bases of neighbours before solving an LP
 _BASIS_WINDOW = 256  # points ahead in the visiting order on which a new optimal basis is tried
+BATCH_SIMPLEX = True  # solve all points' programmes together (vectorised simplex, certified bases)
 
 
 def subsample_size(n: int, kappa: float = KAPPA) -> int:
@@ -394,6 +396,10 @@ def _efficient_members(ref: np.ndarray, dims: tuple[int, int, int], rts: str) ->
     """
     if len(ref) <= 8:
         return ref
+    if BATCH_SIMPLEX:
+        rho, ok = _batch_scores(ref, ref, dims, rts, False)
+        if ok.all():
+            return ref[rho >= 1 - _EFF_TOL]
     model = _SBMPoint(ref, dims, rts)
     keep = [i for i in range(len(ref)) if model.score_ordinary(ref[i]) >= 1 - _EFF_TOL]
     return ref[keep]
@@ -422,6 +428,9 @@ def _scores_task(Zref: np.ndarray, Zeval: np.ndarray, dims: tuple[int, int, int]
             outside[lo : lo + 512] = ~np.any(np.all(W[None, :, :] <= blk[:, None, :], axis=2), axis=1)
         if len(Ze) > 2 * len(ref):  # worth m extra LPs only when many points are scored
             ref = _efficient_members(ref, dims, rts)
+        if BATCH_SIMPLEX:
+            out[:, b] = _score_batch(ref, Ze, dims, rts, outside)
+            continue
         model = _SBMPoint(ref, dims, rts)
         if REUSE_BASES:
             out[:, b] = _score_with_bases(model, Ze, order, outside)
@@ -717,4 +726,161 @@ def nqpf_intervals(nqpf: pd.DataFrame, *, unit: str = "region_code", time: str =
     out["n_undefined"] = out["n_undefined"].astype(int)
     out["dominant"] = np.where(out["n_undefined"] > 0, "",
                                np.where(out["var_gtfp"] >= out["var_seed"], "gtfp", "seed"))
+    return out
+
+
+# --------------------------------------------------------------------------
+# All points against one reference set at once (vectorised simplex)
+# --------------------------------------------------------------------------
+
+_CHUNK = 1024  # points per batch of programmes (bounds the memory of the tableaux)
+
+
+def _ordinary_programmes(ref: np.ndarray, Zp: np.ndarray, dims: tuple[int, int, int],
+                         vrs: bool) -> tuple[np.ndarray, ...]:
+    """The ordinary programmes of :class:`_SBMPoint` in standard form, with a feasible starting basis.
+
+    Columns ``[t, S- (m), Sg (s1), Sb (s2), L_self, L_ref (k)]``, rows
+    ``[normalisation, inputs, good, bad, (VRS)]``, all equalities.  The start
+    is the point itself (``t = L_self = 1``, slacks 0); under CRS the first
+    input slack is left out of it (the basis would otherwise have one column
+    too many).
+    """
+    m, s1, s2 = dims
+    q = m + s1 + s2
+    k, P = len(ref), len(Zp)
+    R, N = 1 + q + int(vrs), 2 + q + k
+    base = np.zeros((R, N))
+    base[0, 0] = 1.0
+    base[1 + np.arange(q), 1 + np.arange(q)] = np.r_[np.ones(m), -np.ones(s1), np.ones(s2)]
+    base[1 : 1 + q, 2 + q :] = ref.T
+    if vrs:
+        base[-1, 0], base[-1, 1 + q], base[-1, 2 + q :] = -1.0, 1.0, 1.0
+    A = np.repeat(base[None], P, axis=0)
+    inv = np.divide(1.0, Zp, out=np.zeros_like(Zp), where=Zp > 0)
+    A[:, 1 : 1 + q, 0] = -Zp
+    A[:, 1 : 1 + q, 1 + q] = Zp
+    A[:, 0, 1 + m : 1 + q] = inv[:, m:] / (s1 + s2)
+    b = np.zeros((P, R))
+    b[:, 0] = 1.0
+    c = np.zeros((P, N))
+    c[:, 0] = 1.0
+    c[:, 1 : 1 + m] = -inv[:, :m] / m
+    start = [0, *range(1, 1 + q), 1 + q] if vrs else [0, *range(2, 1 + q), 1 + q]
+    return A, b, c, np.tile(np.array(start, dtype=np.intp), (P, 1))
+
+
+def _super_programmes(ref: np.ndarray, Zp: np.ndarray, dims: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
+    """The VRS super-efficiency programmes of :class:`_SBMPoint` in standard form, with a feasible start.
+
+    Columns ``[t, S- (m), Sg (s1), Sb (s2), L (k), U (m + 2 s1 + s2)]``, the
+    ``U`` turning the inequality rows ``[inputs, good, good bound, bad]``
+    into equalities; rows ``[normalisation, those, VRS]``.  The start puts
+    all weight on the single reference unit ``j`` that gives the lowest
+    objective: ``L_j = t``, each slack the excess of ``j`` over the point in
+    its variable (``S- = t max(x_j - x_o, 0)`` and so on), and
+    ``t = 1 / (1 - mean_r max(1 - y_jr / y_or, 0))`` from the normalisation.
+    """
+    m, s1, s2 = dims
+    q = m + s1 + s2
+    k, P = len(ref), len(Zp)
+    nU = m + 2 * s1 + s2
+    R, N = 2 + nU, 1 + q + k + nU
+    r_in, r_g, r_gb, r_b = 1 + np.arange(m), 1 + m + np.arange(s1), 1 + m + s1 + np.arange(s1), 1 + m + 2 * s1 + np.arange(s2)
+    c_in, c_g, c_b = 1 + np.arange(m), 1 + m + np.arange(s1), 1 + m + s1 + np.arange(s2)
+    c_L, c_U = 1 + q + np.arange(k), 1 + q + k + np.arange(nU)  # U for row r is c_U[r - 1]
+    base = np.zeros((R, N))
+    base[0, 0] = 1.0
+    base[r_in, c_in] = -1.0
+    base[np.ix_(r_in, c_L)] = ref[:, :m].T
+    base[r_g, c_g] = 1.0
+    base[np.ix_(r_g, c_L)] = ref[:, m : m + s1].T
+    base[r_gb, c_g] = 1.0
+    base[r_b, c_b] = -1.0
+    base[np.ix_(r_b, c_L)] = ref[:, m + s1 :].T
+    base[1 + np.arange(nU), c_U] = 1.0
+    base[r_g, c_U[r_g - 1]] = -1.0  # the good rows are ">= 0": surplus, not slack
+    base[-1, 0], base[-1, c_L] = -1.0, 1.0
+    A = np.repeat(base[None], P, axis=0)
+    inv = np.divide(1.0, Zp, out=np.zeros_like(Zp), where=Zp > 0)
+    x, y, bb = Zp[:, :m], Zp[:, m : m + s1], Zp[:, m + s1 :]
+    A[:, 1 : 1 + nU, 0] = -np.hstack([x, y, y, bb])
+    A[:, 0, c_g] = -inv[:, m : m + s1] / s1
+    b = np.zeros((P, R))
+    b[:, 0] = 1.0
+    c = np.zeros((P, N))
+    c[:, 0] = 1.0
+    c[:, c_in] = inv[:, :m] / (m + s2)
+    c[:, c_b] = inv[:, m + s1 :] / (m + s2)
+    # starting vertex: the best single reference unit (points x units x variables)
+    short = np.maximum(1.0 - ref[None, :, m : m + s1] / y[:, None, :], 0.0).mean(axis=2)
+    t = 1.0 / (1.0 - short)
+    excess = (np.maximum(ref[None, :, :m] / x[:, None, :] - 1.0, 0.0).sum(axis=2)
+              + (np.maximum(ref[None, :, m + s1 :] - bb[:, None, :], 0.0) * inv[:, None, m + s1 :]).sum(axis=2))
+    j = np.argmin(t * (1.0 + excess / (m + s2)), axis=1)
+    zj = ref[j]
+    need = np.hstack([zj[:, :m] > x, zj[:, m : m + s1] < y, zj[:, m + s1 :] > bb])  # the slack is positive
+    var_cols = np.r_[c_in, c_g, c_b]
+    var_rows = np.r_[r_in, r_g, r_b]
+    basis = np.empty((P, R), dtype=np.intp)
+    basis[:, 0] = 0
+    basis[:, 1] = c_L[j]
+    basis[:, 2 : 2 + q] = np.where(need, var_cols[None, :], c_U[var_rows - 1][None, :])
+    basis[:, 2 + q :] = c_U[r_gb - 1][None, :]
+    return A, b, c, basis
+
+
+def _batch_scores(ref: np.ndarray, Zp: np.ndarray, dims: tuple[int, int, int], rts: str,
+                  super_efficiency: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal values of the ordinary (or VRS super-efficiency) programmes of the points ``Zp``.
+
+    Returns ``(value, ok)``: ``ok`` marks the programmes whose optimal basis
+    :func:`~nqpf_helpers.sbm._batch.certify` accepted; the others are NaN
+    and must be solved another way.
+    """
+    value = np.full(len(Zp), np.nan)
+    ok = np.zeros(len(Zp), dtype=bool)
+    for lo in range(0, len(Zp), _CHUNK):
+        blk = Zp[lo : lo + _CHUNK]
+        if super_efficiency:
+            A, b, c, start = _super_programmes(ref, blk, dims)
+        else:
+            A, b, c, start = _ordinary_programmes(ref, blk, dims, rts == "vrs")
+        basis, stopped = primal_simplex(A, b, c, start)
+        ok[lo : lo + len(blk)], value[lo : lo + len(blk)] = certify(A, b, c, basis, stopped, _BASIS_TOL)
+    return value, ok
+
+
+def _score_batch(ref: np.ndarray, Ze: np.ndarray, dims: tuple[int, int, int], rts: str,
+                 outside: np.ndarray) -> np.ndarray:
+    """Scores of every row of ``Ze`` against ``ref``, as :meth:`_SBMPoint.score`, all points at once.
+
+    The ordinary programme of every point and the super-efficiency programme
+    of each point that is SBM-efficient and may lie outside the frontier
+    (``outside``) are solved by :func:`~nqpf_helpers.sbm._batch.primal_simplex`;
+    a programme whose basis is not certified optimal is solved by HiGHS
+    (:class:`_SBMPoint`).  CRS super-efficiency always goes to HiGHS.
+    """
+    model: _SBMPoint | None = None
+    rho, ok = _batch_scores(ref, Ze, dims, rts, False)
+    if not ok.all():
+        model = _SBMPoint(ref, dims, rts)
+        for i in np.flatnonzero(~ok):
+            rho[i] = model.score_ordinary(Ze[i])
+    if not np.isfinite(rho).all():
+        raise SolverError(f"HiGHS could not score point {int(np.flatnonzero(~np.isfinite(rho))[0])}.")
+    out = np.maximum(rho, 0.0)
+    eff = rho >= 1 - _EFF_TOL
+    out[eff] = 1.0
+    sup = np.flatnonzero(eff & outside)
+    if sup.size:
+        if rts == "vrs":
+            delta, ok = _batch_scores(ref, Ze[sup], dims, rts, True)
+        else:
+            delta, ok = np.full(sup.size, np.nan), np.zeros(sup.size, dtype=bool)
+        if not ok.all():
+            model = model or _SBMPoint(ref, dims, rts)
+            for pos in np.flatnonzero(~ok):
+                delta[pos] = model.score_super(Ze[sup[pos]])
+        out[sup] = np.maximum(delta, 1.0)
     return out
