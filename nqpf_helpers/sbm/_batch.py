@@ -37,11 +37,20 @@ def _initial_tableau(A: np.ndarray, b: np.ndarray, basis: np.ndarray) -> tuple[n
     P, R, N = A.shape
     B = np.take_along_axis(A, basis[:, None, :], axis=2)
     rhs = np.concatenate([A, b[:, :, None]], axis=2)
-    regular = np.abs(np.linalg.det(B)) > 1e-12
-    T = np.zeros((P, R, N + 1))
-    if regular.any():
-        T[regular] = np.linalg.solve(B[regular], rhs[regular])
-    return T, regular
+    Binv, regular = _inverse(B)
+    return np.matmul(Binv, rhs), regular
+
+
+def _inverse(B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses of a stack of square matrices, and a mask of the regular ones (the others: zeros)."""
+    try:
+        return np.linalg.inv(B), np.ones(len(B), dtype=bool)
+    except np.linalg.LinAlgError:
+        regular = np.abs(np.linalg.det(B)) > 1e-12
+        Binv = np.zeros_like(B)
+        if regular.any():
+            Binv[regular] = np.linalg.inv(B[regular])
+        return Binv, regular
 
 
 def primal_simplex(A: np.ndarray, b: np.ndarray, c: np.ndarray, basis: np.ndarray, *, max_iter: int = 200,
@@ -126,17 +135,16 @@ def certify(A: np.ndarray, b: np.ndarray, c: np.ndarray, basis: np.ndarray, cand
         return ok, value
     Ai, bi, ci, bs = A[idx], b[idx], c[idx], basis[idx]
     B = np.take_along_axis(Ai, bs[:, None, :], axis=2)
-    regular = np.abs(np.linalg.det(B)) > 1e-12
-    idx, Ai, bi, ci, bs, B = idx[regular], Ai[regular], bi[regular], ci[regular], bs[regular], B[regular]
-    if not idx.size:
-        return ok, value
-    x = np.linalg.solve(B, bi[:, :, None])[:, :, 0]
+    Binv, regular = _inverse(B)
+    x = np.einsum("prk,pk->pr", Binv, bi)
     cB = np.take_along_axis(ci, bs, axis=1)
-    y = np.linalg.solve(np.swapaxes(B, 1, 2), cB[:, :, None])[:, :, 0]
+    y = np.einsum("pk,pkr->pr", cB, Binv)
     d = ci - np.einsum("pr,prn->pn", y, Ai)
     np.put_along_axis(d, bs, 0.0, axis=1)
-    resid = np.abs(np.einsum("prk,pk->pr", B, x) - bi).max(axis=1)
-    good = (x.min(axis=1) >= -tol) & (d.min(axis=1) >= -tol) & (resid <= tol)
+    # residuals of both systems, so that an inaccurate inverse is never trusted
+    resid = np.maximum(np.abs(np.einsum("prk,pk->pr", B, x) - bi).max(axis=1),
+                       np.abs(np.einsum("pr,prk->pk", y, B) - cB).max(axis=1))
+    good = regular & (x.min(axis=1) >= -tol) & (d.min(axis=1) >= -tol) & (resid <= tol)
     ok[idx[good]] = True
     value[idx[good]] = np.einsum("pr,pr->p", cB[good], x[good])
     return ok, value
