@@ -142,6 +142,7 @@ def test_reused_bases_give_the_scores_of_solved_programmes(monkeypatch, rts):
     B = np.hstack([B, rng.uniform(1, 10, (300, 1))])
     Z = np.hstack([X, Y, B])
     samples = np.stack([rng.choice(300, size=40, replace=False) for _ in range(3)])
+    monkeypatch.setattr(bs, "BATCH_SIMPLEX", False)  # the one-point-at-a-time HiGHS path
     monkeypatch.setattr(bs, "REUSE_BASES", False)
     solved = bs._scores_task(Z, Z, (2, 1, 2), rts, samples)
     calls = []
@@ -152,3 +153,107 @@ def test_reused_bases_give_the_scores_of_solved_programmes(monkeypatch, rts):
     np.testing.assert_allclose(reused, solved, rtol=0, atol=1e-9)
     assert (reused > 1).any() and (reused < 1).any()
     assert len(calls) < 0.8 * Z.shape[0] * len(samples)  # some programmes were not solved
+
+
+# --------------------------------------------------------------------------
+# The vectorised simplex (all points of a subsample at once)
+# --------------------------------------------------------------------------
+
+
+def _panel_with_outliers(rng, n, n_bad=2):
+    """Random panel with a few units far beyond everyone (super-efficient) and some zero bad outputs."""
+    X = rng.uniform(1, 10, (n, 2))
+    B = rng.uniform(1, 10, (n, n_bad))
+    Y = (X[:, :1] ** 0.3 * X[:, 1:] ** 0.3 * B[:, :1] ** 0.2) * np.exp(-np.abs(rng.normal(0, 0.3, (n, 1))))
+    Y[:3] *= 3.0  # three units well above the frontier of any subsample
+    B[3:6, -1] = 0.0  # a zero bad output drops its ratio term
+    return X, Y, B
+
+
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+def test_batch_scores_match_cvxpy_on_random_subsamples(rts):
+    import nqpf_helpers.bootstrap as bs
+
+    rng = np.random.default_rng(11)
+    n = 50
+    X, Y, B = _panel_with_outliers(rng, n)
+    Z = np.hstack([X, Y, B])
+    samples = np.stack([rng.choice(n, size=15, replace=False) for _ in range(3)])
+    got = bs._scores_task(Z, Z, (2, 1, 2), rts, samples)
+    for b, S in enumerate(samples):
+        ref = np.array([_reference_score_rts(X, Y, B, list(S), o, rts) for o in range(n)])
+        np.testing.assert_allclose(got[:, b], ref, rtol=0, atol=1e-7)
+    assert (got > 1.05).any() and (got < 0.9).any()  # points beyond and inside the subsample frontiers
+    assert np.isclose(got[samples[0], 0], [_reference_score_rts(X, Y, B, list(samples[0]), o, rts)
+                                          for o in samples[0]]).all()
+
+
+def _reference_score_rts(X, Y, B, S, o, rts):
+    in_s = o in set(S)
+    R = np.array(S if in_s else [*S, o])
+    k = list(R).index(o)
+    rho = sbm_cvxpy(X[R], Y[R], B[R], k, rts=rts)["rho"]
+    if rho >= 1 - 1e-9 and not in_s:
+        rho = sbm_cvxpy(X[R], Y[R], B[R], k, rts=rts, super_efficiency=True)["rho"]
+    return rho
+
+
+@pytest.mark.parametrize("rts", ["vrs", "crs"])
+def test_batch_and_highs_paths_agree(monkeypatch, rts):
+    import nqpf_helpers.bootstrap as bs
+
+    rng = np.random.default_rng(12)
+    X, Y, B = _panel_with_outliers(rng, 400, n_bad=3)
+    Z = np.hstack([X, Y, B])
+    samples = np.stack([rng.choice(400, size=36, replace=False) for _ in range(4)])
+    batch = bs._scores_task(Z, Z, (2, 1, 3), rts, samples)
+    full_batch = bs._scores_task(Z, Z, (2, 1, 3), rts, None)
+    monkeypatch.setattr(bs, "BATCH_SIMPLEX", False)
+    highs = bs._scores_task(Z, Z, (2, 1, 3), rts, samples)
+    full_highs = bs._scores_task(Z, Z, (2, 1, 3), rts, None)
+    np.testing.assert_allclose(batch, highs, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(full_batch, full_highs, rtol=0, atol=1e-9)
+    assert (batch > 1 + 1e-6).mean() > 0.05  # many super-efficiency programmes were solved
+
+
+def test_uncertified_programmes_fall_back_to_highs(monkeypatch):
+    """With no pivot allowed nothing is certified (the start is not optimal): HiGHS scores every point."""
+    import nqpf_helpers.bootstrap as bs
+    import nqpf_helpers.sbm._batch as batch
+
+    rng = np.random.default_rng(13)
+    X, Y, B = _panel_with_outliers(rng, 120)
+    Z = np.hstack([X, Y, B])
+    samples = np.stack([rng.choice(120, size=20, replace=False) for _ in range(2)])
+    expected = bs._scores_task(Z, Z, (2, 1, 2), "vrs", samples)
+    real = batch.primal_simplex
+    monkeypatch.setattr(bs, "primal_simplex", lambda *a, **k: real(*a, **(k | {"max_iter": 0})))
+    calls = []
+    original = bs._SBMPoint.score_super
+    monkeypatch.setattr(bs._SBMPoint, "score_super", lambda self, z: calls.append(1) or original(self, z))
+    got = bs._scores_task(Z, Z, (2, 1, 2), "vrs", samples)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    # every super-efficiency score came from HiGHS (a few points on the boundary score exactly 1)
+    assert len(calls) >= int((expected > 1 + 1e-9).sum()) > 0
+
+
+def test_primal_simplex_and_certify_against_scipy():
+    from scipy.optimize import linprog
+
+    from nqpf_helpers.sbm._batch import certify, primal_simplex
+
+    rng = np.random.default_rng(14)
+    P, R, n = 200, 5, 9
+    M = rng.uniform(0, 1, (P, R, n))
+    A = np.concatenate([M, np.repeat(np.eye(R)[None], P, axis=0)], axis=2)  # M x + s = b, s >= 0
+    b = rng.uniform(1, 2, (P, R))
+    c = np.concatenate([-rng.uniform(0, 1, (P, n)), np.zeros((P, R))], axis=1)
+    start = np.tile(np.arange(n, n + R), (P, 1))  # the slacks: feasible since b >= 0
+    basis, stopped = primal_simplex(A, b, c, start)
+    ok, value = certify(A, b, c, basis, stopped, 1e-10)
+    assert ok.all()
+    ref = [linprog(c[p], A_eq=A[p], b_eq=b[p], bounds=(0, None), method="highs").fun for p in range(P)]
+    np.testing.assert_allclose(value, ref, rtol=0, atol=1e-9)
+    # the starting bases are feasible but not optimal: certify must reject them
+    bad, _ = certify(A, b, c, start, np.ones(P, dtype=bool), 1e-10)
+    assert not bad.any()
