@@ -69,7 +69,7 @@ still solved one by one (checking bases for them cost more than it saved).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -82,6 +82,7 @@ from nqpf_helpers.validate import validate_panel
 
 __all__ = [
     "KAPPA",
+    "BootstrapResult",
     "bootstrap_panels",
     "convergence_rate",
     "nqpf_intervals",
@@ -561,6 +562,43 @@ def _intervals(rho_hat: np.ndarray, rho_star: np.ndarray, a: float, alpha: float
             "bias": rho_hat - bc}
 
 
+class BootstrapResult(NamedTuple):
+    """What :func:`sbm_bootstrap` returns with ``draws=True``: the table and the bootstrap draws.
+
+    Unpack it as ``table, draws = sbm_bootstrap(..., draws=True)``.
+
+    Attributes
+    ----------
+    table
+        The table :func:`sbm_bootstrap` returns without draws (one row per
+        unit(-period)).
+    draws
+        ``(len(table), n_boot)`` array: row ``i``, column ``b`` is the
+        rescaled bootstrap draw of the true score of row ``i`` of ``table``
+        from subsample ``b``, ``rho_hat / (1 + (m/n)^r c_b)`` capped at 1.
+        Each column is one plausible GTFP panel (:func:`bootstrap_panels`).
+    """
+
+    table: pd.DataFrame
+    draws: np.ndarray
+
+
+@overload
+def sbm_bootstrap(df: pd.DataFrame, *, unit: str = ..., time: str | None = ..., inputs: Sequence[str],
+                  good: Sequence[str], bad: Sequence[str] = ..., rts: str = ..., frontier: str = ...,
+                  n_boot: int = ..., kappa: float = ..., alpha: float = ..., seed: int = ..., replace: bool = ...,
+                  draws: Literal[False] = ..., backend: str = ..., n_jobs: int = ...,
+                  scheduler: str | None = ...) -> pd.DataFrame: ...
+
+
+@overload
+def sbm_bootstrap(df: pd.DataFrame, *, unit: str = ..., time: str | None = ..., inputs: Sequence[str],
+                  good: Sequence[str], bad: Sequence[str] = ..., rts: str = ..., frontier: str = ...,
+                  n_boot: int = ..., kappa: float = ..., alpha: float = ..., seed: int = ..., replace: bool = ...,
+                  draws: Literal[True], backend: str = ..., n_jobs: int = ...,
+                  scheduler: str | None = ...) -> BootstrapResult: ...
+
+
 def sbm_bootstrap(
     df: pd.DataFrame,
     *,
@@ -580,7 +618,7 @@ def sbm_bootstrap(
     backend: str = "loky",
     n_jobs: int = 1,
     scheduler: str | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | BootstrapResult:
     """SBM scores with m-out-of-n bootstrap confidence intervals for every unit(-period).
 
     Parameters
@@ -597,19 +635,20 @@ def sbm_bootstrap(
         ``1 - alpha`` is the nominal coverage (default 90 %).
     draws
         Also return the rescaled bootstrap draws of the true score,
-        ``rho_hat / (1 + (m/n)^r c_b)``, in ``attrs["draws"]`` (an array
-        ``(rows, n_boot)``), for carrying the uncertainty into later stages
-        (:func:`bootstrap_panels`).
+        ``rho_hat / (1 + (m/n)^r c_b)`` (an array ``(rows, n_boot)``), for
+        carrying the uncertainty into later stages (:func:`bootstrap_panels`):
+        the result is then a :class:`BootstrapResult` ``(table, draws)``.
     backend, n_jobs, scheduler
         Where the LPs run; results do not depend on it.
 
     Returns
     -------
-    pandas.DataFrame
-        ``unit``, ``time``, ``rho`` (full-sample score), ``rho_bc``
-        (bias-corrected), ``bias``, ``lower``, ``upper``, and ``n``, ``m``.
-        The settings are the caller's arguments (the rate is
-        :func:`convergence_rate`); ``attrs`` is empty unless ``draws``.
+    pandas.DataFrame or BootstrapResult
+        The table: ``unit``, ``time``, ``rho`` (full-sample score),
+        ``rho_bc`` (bias-corrected), ``bias``, ``lower``, ``upper``, and
+        ``n``, ``m``; with ``draws=True`` a :class:`BootstrapResult` of the
+        table and the draws.  The settings are the caller's arguments (the
+        rate is :func:`convergence_rate`); ``attrs`` is empty.
     """
     if frontier not in ("global", "contemporaneous"):
         raise InputError(f"frontier must be 'global' or 'contemporaneous'; got {frontier!r}.")
@@ -648,15 +687,24 @@ def sbm_bootstrap(
     for k, v in cols.items():
         out[k] = v
     out["n"], out["m"] = n_col, m_col
-    # The draws are an (rows, n_boot) array, too large for columns of the table; only
-    # bootstrap_panels reads them.
-    out.attrs = {"draws": all_draws} if draws else {}
+    out.attrs = {}
+    if draws:
+        return BootstrapResult(out, all_draws)
     return out
 
 
-def bootstrap_panels(boot: pd.DataFrame, *, unit: str = "region_code", time: str = "year",
+def bootstrap_panels(boot: pd.DataFrame, draws: np.ndarray, *, unit: str = "region_code", time: str = "year",
                      value: str = "gtfp") -> pd.DataFrame:
-    """Long table of bootstrap GTFP panels from ``sbm_bootstrap(..., draws=True)``.
+    """Long table of bootstrap GTFP panels from ``table, draws = sbm_bootstrap(..., draws=True)``.
+
+    Parameters
+    ----------
+    boot, draws
+        The two parts of the :class:`BootstrapResult` (``bootstrap_panels(*result)`` works too).
+    unit, time
+        Columns of ``boot`` identifying a row.
+    value
+        Name of the value column of the result.
 
     Returns
     -------
@@ -664,9 +712,15 @@ def bootstrap_panels(boot: pd.DataFrame, *, unit: str = "region_code", time: str
         ``draw`` (0..n_boot-1), ``unit``, ``time`` and ``value``: each draw is
         one plausible GTFP panel (a rescaled subsample score for every row).
     """
-    if "draws" not in boot.attrs:
-        raise InputError("pass the result of sbm_bootstrap(..., draws=True): it holds the bootstrap draws.")
-    D = boot.attrs["draws"]
+    D = np.asarray(draws, dtype=float)
+    if D.ndim != 2 or D.shape[0] != len(boot):
+        raise InputError(f"draws must be an array with one row per row of the table ({len(boot)}) and one column "
+                         f"per subsample; got shape {D.shape}. Pass both parts of "
+                         "table, draws = sbm_bootstrap(..., draws=True).")
+    missing = [c for c in (unit, time) if c not in boot.columns]
+    if missing:
+        raise InputError(f"the bootstrap table lacks column(s) {missing}; pass unit= and time= as given to "
+                         "sbm_bootstrap.")
     n_boot = D.shape[1]
     return pd.DataFrame({
         "draw": np.repeat(np.arange(n_boot), len(boot)),
@@ -786,7 +840,8 @@ def _super_programmes(ref: np.ndarray, Zp: np.ndarray, dims: tuple[int, int, int
     k, P = len(ref), len(Zp)
     nU = m + 2 * s1 + s2
     R, N = 2 + nU, 1 + q + k + nU
-    r_in, r_g, r_gb, r_b = 1 + np.arange(m), 1 + m + np.arange(s1), 1 + m + s1 + np.arange(s1), 1 + m + 2 * s1 + np.arange(s2)
+    r_in, r_g = 1 + np.arange(m), 1 + m + np.arange(s1)
+    r_gb, r_b = 1 + m + s1 + np.arange(s1), 1 + m + 2 * s1 + np.arange(s2)
     c_in, c_g, c_b = 1 + np.arange(m), 1 + m + np.arange(s1), 1 + m + s1 + np.arange(s2)
     c_L, c_U = 1 + q + np.arange(k), 1 + q + k + np.arange(nU)  # U for row r is c_U[r - 1]
     base = np.zeros((R, N))

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from nqpf_helpers.bootstrap import (
+    BootstrapResult,
     bootstrap_panels,
     convergence_rate,
     nqpf_intervals,
@@ -69,8 +70,8 @@ def test_interval_formula_and_bias_correction():
     rng = np.random.default_rng(1)
     X, Y, B = _data(rng, 60)
     df = pd.DataFrame({"u": range(60), "x1": X[:, 0], "x2": X[:, 1], "y": Y[:, 0], "b": B[:, 0]})
-    out = sbm_bootstrap(df, unit="u", time=None, inputs=["x1", "x2"], good=["y"], bad=["b"], n_boot=30,
-                        seed=5, backend="sequential", draws=True)
+    out, D = sbm_bootstrap(df, unit="u", time=None, inputs=["x1", "x2"], good=["y"], bad=["b"], n_boot=30,
+                           seed=5, backend="sequential", draws=True)
     rho_hat, rho_star, m = subsample_scores(X, Y, B, n_boot=30, seed=5, backend="sequential")
     assert (out["m"] == m).all() and m == round(60**0.6)
     a = (m / 60) ** (2 / 5)
@@ -79,8 +80,9 @@ def test_interval_formula_and_bias_correction():
     np.testing.assert_allclose(out["upper"], np.clip(rho_hat / (1 + a * np.quantile(c, 0.05, axis=1)), 0, 1))
     assert (out["lower"] <= out["rho"] + 1e-12).all()
     assert (out["rho_bc"] <= out["rho"] + 1e-12).all()  # the correction removes the upward bias
-    D = out.attrs["draws"]
-    assert D.shape == (60, 30)
+    assert D.shape == (60, 30) and out.attrs == {}
+    pd.testing.assert_frame_equal(out, sbm_bootstrap(df, unit="u", time=None, inputs=["x1", "x2"], good=["y"],
+                                                     bad=["b"], n_boot=30, seed=5, backend="sequential"))
     np.testing.assert_allclose(D, np.minimum(rho_hat[:, None] / (1 + a * c), 1.0))
 
 
@@ -93,7 +95,9 @@ def test_backends_give_identical_numbers():
     a = sbm_bootstrap(df, backend="sequential", **kw)
     b = sbm_bootstrap(df, backend="loky", n_jobs=2, **kw)
     pd.testing.assert_frame_equal(a, b)
-    p = bootstrap_panels(sbm_bootstrap(df, backend="sequential", draws=True, **kw), unit="u", time="year")
+    res = sbm_bootstrap(df, backend="sequential", draws=True, **kw)
+    assert isinstance(res, BootstrapResult) and res.table.equals(res[0])
+    p = bootstrap_panels(*res, unit="u", time="year")
     assert len(p) == 8 * 30 and set(p["draw"]) == set(range(8))
     assert ((p["gtfp"] > 0) & (p["gtfp"] <= 1)).all()
 
@@ -117,8 +121,10 @@ def test_bad_input_is_named():
         sbm_bootstrap(df, unit="u", time=None, inputs=["x"], good=["y"], alpha=2)
     with pytest.raises(InputError, match="frontier"):
         sbm_bootstrap(df, unit="u", time=None, inputs=["x"], good=["y"], frontier="window")
-    with pytest.raises(InputError, match="draws=True"):
-        bootstrap_panels(pd.DataFrame())
+    with pytest.raises(InputError, match=r"one row per row of the table \(5\).*draws=True"):
+        bootstrap_panels(df, np.zeros((4, 3)), unit="u", time="year")
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['year'\]"):
+        bootstrap_panels(df, np.zeros((5, 3)), unit="u", time="year")
 
 
 def test_nqpf_intervals_undefined_values_are_not_dropped():
