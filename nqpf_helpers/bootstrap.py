@@ -78,6 +78,7 @@ from nqpf_helpers.errors import InputError, SolverError
 from nqpf_helpers.indices import _check_data, _PatchedLP
 from nqpf_helpers.parallel import run_tasks
 from nqpf_helpers.sbm._batch import certify, primal_simplex
+from nqpf_helpers.sbm._checks import check_column_roles
 from nqpf_helpers.validate import validate_panel
 
 __all__ = [
@@ -654,9 +655,7 @@ def sbm_bootstrap(
         raise InputError(f"frontier must be 'global' or 'contemporaneous'; got {frontier!r}.")
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be in (0, 1); got {alpha!r}.")
-    inputs, good, bad = list(inputs), list(good), list(bad)
-    if not inputs or not good:
-        raise InputError("give at least one input column (inputs=) and one good-output column (good=).")
+    inputs, good, bad = check_column_roles(inputs, good, bad, caller="sbm_bootstrap")
     tcol = time or "__time__"
     data = df if time else df.assign(**{tcol: 0})
     panel = validate_panel(data, unit=unit, time=tcol, values=inputs + good + bad, positive=inputs + good,

@@ -92,6 +92,7 @@ import pandas as pd
 
 from nqpf_helpers.errors import InputError, SolverError
 from nqpf_helpers.parallel import run_tasks
+from nqpf_helpers.sbm._checks import check_column_roles
 from nqpf_helpers.validate import require_columns, validate_panel
 
 __all__ = [
@@ -434,15 +435,10 @@ def _distance_task(Z_ref: np.ndarray, Z_eval: np.ndarray, self_rows: np.ndarray,
 # --------------------------------------------------------------------------
 
 
-def _prepare(df, unit, time, inputs, good, bad, rts, model):
+def _prepare(df, unit, time, inputs, good, bad, rts, model, caller):
     _check_options(rts, model)
-    inputs, good, bad = list(inputs), list(good), list(bad)
-    if not inputs or not good:
-        raise InputError("give at least one input column (inputs=) and one good-output column (good=).")
+    inputs, good, bad = check_column_roles(inputs, good, bad, caller=caller)
     cols = inputs + good + bad
-    dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup:
-        raise InputError(f"columns {dup} are listed more than once among inputs/good/bad.")
     panel = validate_panel(df, unit=unit, time=time, values=cols, positive=inputs + good, nonnegative=bad,
                            balanced=False, consecutive=False, name="productivity panel")
     Z = panel[cols].to_numpy(float)
@@ -510,7 +506,7 @@ def distances(
     """
     if frontier not in ("global", "contemporaneous"):
         raise InputError(f"frontier must be 'global' or 'contemporaneous'; got {frontier!r}.")
-    panel, Z, dims = _prepare(df, unit, time, inputs, good, bad, rts, model)
+    panel, Z, dims = _prepare(df, unit, time, inputs, good, bad, rts, model, "distances")
     per = panel[time].to_numpy(int)
     jobs = []
     if frontier == "global":
@@ -578,7 +574,7 @@ def productivity_index(
     if index not in INDICES:
         raise InputError(f"index must be one of {INDICES}; got {index!r}.")
     model = "sbm" if index == "sbm-gml" else "ddf"
-    panel, Z, dims = _prepare(df, unit, time, inputs, good, bad, rts, model)
+    panel, Z, dims = _prepare(df, unit, time, inputs, good, bad, rts, model, "productivity_index")
     per = panel[time].to_numpy(int)
     periods = np.unique(per)
     if len(periods) < 2:

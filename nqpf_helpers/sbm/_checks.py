@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -64,3 +65,55 @@ def check_options(rts: str, frontier: str | None = None, window: int | None = No
         raise InputError(f"frontier must be one of {FRONTIERS}; got {frontier!r}.")
     if frontier == "window" and (window is None or int(window) != window or window < 1):
         raise InputError(f"window must be a positive whole number of periods; got {window!r}.")
+
+
+def check_column_roles(
+    inputs: Sequence[str], good: Sequence[str], bad: Sequence[str] = (), *, caller: str
+) -> tuple[list[str], list[str], list[str]]:
+    """Check the column roles of a DEA model; return them as lists.
+
+    Shared by every function that takes a panel and column lists
+    (:func:`nqpf_helpers.sbm.panel.sbm`, :func:`nqpf_helpers.indices.distances`,
+    :func:`nqpf_helpers.indices.productivity_index`,
+    :func:`nqpf_helpers.bootstrap.sbm_bootstrap`).
+
+    Parameters
+    ----------
+    inputs, good, bad
+        Column names of the inputs, good outputs and bad outputs.
+    caller
+        Name of the public function, put at the start of every message.
+
+    Returns
+    -------
+    (inputs, good, bad)
+        The three lists.
+
+    Raises
+    ------
+    InputError
+        A role given as one string instead of a list of names, no input or
+        no good-output column, or a column listed more than once (in one
+        role or in two).
+    """
+    roles = {"inputs": inputs, "good": good, "bad": bad}
+    for name, cols in roles.items():
+        if isinstance(cols, str):
+            raise InputError(
+                f"{caller}(): {name}= must be a list of column names; got the string {cols!r}. "
+                f"Write {name}=[{cols!r}]."
+            )
+    inputs, good, bad = list(inputs), list(good), list(bad)
+    if not inputs or not good:
+        raise InputError(
+            f"{caller}() needs at least one input column (inputs=) and one good-output column (good=); "
+            f"got inputs={inputs}, good={good}."
+        )
+    cols = inputs + good + bad
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise InputError(
+            f"{caller}(): column(s) {dup} are listed more than once among inputs/good/bad; "
+            "give each column one role, once."
+        )
+    return inputs, good, bad

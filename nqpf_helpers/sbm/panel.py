@@ -13,7 +13,7 @@ import pandas as pd
 from nqpf_helpers.errors import InputError, SolverError
 from nqpf_helpers.validate import validate_panel
 
-from ._checks import check_options
+from ._checks import check_column_roles, check_options
 from ._highs import SOLVER_FIX, column_scale
 from .fast import EFFICIENT_TOL, UnsolvedDMU, solve_block
 
@@ -78,13 +78,8 @@ def _prepare(
     df: pd.DataFrame, unit: str, time: str | None, inputs: Sequence[str], good: Sequence[str], bad: Sequence[str]
 ) -> _Problem:
     """Check the column lists and the panel; return it as arrays."""
-    inputs, good, bad = list(inputs), list(good), list(bad)
-    if not inputs or not good:
-        raise InputError("SBM needs at least one input column and one good-output column.")
+    inputs, good, bad = check_column_roles(inputs, good, bad, caller="sbm")
     cols = inputs + good + bad
-    overlap = sorted({c for c in cols if cols.count(c) > 1})
-    if overlap:
-        raise InputError(f"columns {overlap} are listed more than once among inputs/good/bad.")
     data, ptime = df, time
     if time is None:
         ptime = _NO_TIME
