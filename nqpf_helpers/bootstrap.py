@@ -59,7 +59,7 @@ Against one subsample, the programmes of different points have the same
 rows and columns and differ only in a few coefficients.  All of them are
 therefore solved together (``BATCH_SIMPLEX``): each keeps a small dense
 tableau and one primal simplex pivot is applied to all at once in numpy
-(:mod:`nqpf_helpers.sbm._batch`).  The ordinary programme starts from the
+(``nqpf_helpers.sbm._batch``).  The ordinary programme starts from the
 point itself (``t = L_self = 1``), the super-efficiency programme from the
 best single reference unit.  No number is taken from the tableaux: the final
 basis of each programme is accepted only after its primal solution and duals
@@ -67,7 +67,7 @@ are recomputed from the data and found feasible and optimal (to 1e-10, the
 tolerance of the HiGHS models), and its value is then the optimum up to
 rounding.  A programme that is not certified (none on the county-scale
 benchmark), and every CRS super-efficiency programme, is solved by HiGHS
-(:class:`_SBMPoint`).  The values agree with solving each programme in HiGHS
+(``_SBMPoint``).  The values agree with solving each programme in HiGHS
 to about 1e-11, and the county-scale benchmark (2,843 units, 200 subsamples)
 takes about a tenth of the CPU time of solving them one by one.
 
