@@ -181,10 +181,10 @@ def test_batch_scores_match_cvxpy_on_random_subsamples(rts):
     import nqpf_helpers.bootstrap as bs
 
     rng = np.random.default_rng(11)
-    n = 50
+    n = 40
     X, Y, B = _panel_with_outliers(rng, n)
     Z = np.hstack([X, Y, B])
-    samples = np.stack([rng.choice(n, size=15, replace=False) for _ in range(3)])
+    samples = np.stack([rng.choice(n, size=14, replace=False) for _ in range(2)])
     got = bs._scores_task(Z, Z, (2, 1, 2), rts, samples)
     for b, S in enumerate(samples):
         ref = np.array([_reference_score_rts(X, Y, B, list(S), o, rts) for o in range(n)])
