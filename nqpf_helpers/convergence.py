@@ -263,7 +263,7 @@ def _ar1_errors(groups: np.ndarray, phi: float, draws: int, rng: np.random.Gener
 
 @lru_cache(maxsize=32)
 def _fixed_b_tables(
-    X_bytes: bytes, shape: tuple[int, int], groups_bytes: bytes, lags: int, draws: int
+    X_bytes: bytes, shape: tuple[int, int], groups_bytes: bytes, lags: int, draws: int, quantile: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each AR(1) coefficient on ``_PHI_GRID``: sorted null ``|t|`` and the residual-phi quantile.
 
@@ -283,7 +283,7 @@ def _fixed_b_tables(
             ts.append(np.abs(b / se))
             phis.append(_ar1_phi(M @ U, groups))
         nulls.append(np.sort(np.concatenate(ts)))
-        bounds.append(np.quantile(np.concatenate(phis), AR_BOUND_QUANTILE))
+        bounds.append(np.quantile(np.concatenate(phis), quantile))
     return np.array(nulls), np.maximum.accumulate(np.array(bounds))
 
 
@@ -293,7 +293,9 @@ def _fixed_b_p(
     """Two-sided p-values of fixed-b trend t statistics ``t`` (one per residual column) and the null's phi."""
     X = np.ascontiguousarray(X, dtype=float)
     groups = np.ascontiguousarray(groups, dtype=np.int64)
-    nulls, bounds = _fixed_b_tables(X.tobytes(), X.shape, groups.tobytes(), int(lags), int(draws))
+    nulls, bounds = _fixed_b_tables(
+        X.tobytes(), X.shape, groups.tobytes(), int(lags), int(draws), float(AR_BOUND_QUANTILE)
+    )
     phi = np.interp(_ar1_phi(resid, groups), bounds, _PHI_GRID, left=0.0, right=_PHI_GRID[-1])
     exceed = nulls.shape[1] - np.stack([np.searchsorted(n, np.abs(t), side="left") for n in nulls])
     p_grid = (exceed + 1) / (nulls.shape[1] + 1)  # (grid, columns)
