@@ -310,3 +310,5 @@ def test_size_functions_reject_bad_input():
         noise_panel(noise=-0.1)
     with pytest.raises(ValueError, match="reps"):
         noise_panel_size(reps=0)
+    with pytest.raises(ValueError, match="cov_type"):
+        noise_panel_size(reps=1, cov_types=())
