@@ -62,6 +62,7 @@ __all__ = [
     "china_province_codes",
     "load_china_industrial_panel",
     "load_china_energy_panel",
+    "load_bootstrap_coverage",
 ]
 
 DATA_DIR_ENV = "NQPF_DATA_DIR"
@@ -595,3 +596,6 @@ from .china import (  # noqa: E402
     load_china_energy_panel,
     load_china_industrial_panel,
 )
+
+# Result tables of the project's benchmarks, shipped as package data.
+from .benchmarks import load_bootstrap_coverage  # noqa: E402
