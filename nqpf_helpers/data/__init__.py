@@ -587,7 +587,9 @@ def coverage(df: pd.DataFrame, unit: str, time: str = "year") -> dict[str, objec
     }
 
 
-# China's provinces from yearbook inputs (defined in .china, which imports fetch from here).
+# Result tables of the project's benchmarks, shipped as package data (.benchmarks), and China's
+# provinces from yearbook inputs (defined in .china, which imports fetch from here).
+from .benchmarks import load_bootstrap_coverage  # noqa: E402
 from .china import (  # noqa: E402
     CHINA_PANEL_COLUMNS,
     CHINA_PANEL_UNITS,
@@ -596,6 +598,3 @@ from .china import (  # noqa: E402
     load_china_energy_panel,
     load_china_industrial_panel,
 )
-
-# Result tables of the project's benchmarks, shipped as package data.
-from .benchmarks import load_bootstrap_coverage  # noqa: E402

@@ -3,15 +3,15 @@
 Some chapters read tables that take too long to compute during a book build
 (a Monte Carlo of bootstrap coverage runs for half an hour on two cores).  The
 documented benchmark command writes such a table into this folder, so it ships
-with the package (read with :mod:`importlib.resources`) and a reader who
+with the package (read with ``importlib.resources``) and a reader who
 installed ``nqpf-helpers`` from a wheel loads the same table as a developer in a
 clone.
 
-Tables
-------
-``bootstrap_coverage.csv``
-    Written by ``python benchmarks/bootstrap_coverage.py --out
-    nqpf_helpers/data/bootstrap_coverage.csv`` (see that script for the design).
+The tables:
+
+* ``bootstrap_coverage.csv``, read by :func:`load_bootstrap_coverage`, is written by
+  ``python benchmarks/bootstrap_coverage.py --out nqpf_helpers/data/bootstrap_coverage.csv``
+  (see that script for the design).
 """
 
 from __future__ import annotations
@@ -66,5 +66,7 @@ def load_bootstrap_coverage() -> pd.DataFrame:
         raise DataIntegrityError(f"the packaged {BOOTSTRAP_COVERAGE_RESOURCE} lacks columns {missing}. {fix}")
     cov = table.filter(regex=r"^cov(erage|_p\d+)$")
     if not ((cov >= 0) & (cov <= 1)).all().all():
-        raise DataIntegrityError(f"the packaged {BOOTSTRAP_COVERAGE_RESOURCE} has coverage shares outside [0, 1]. {fix}")
+        raise DataIntegrityError(
+            f"the packaged {BOOTSTRAP_COVERAGE_RESOURCE} has coverage shares outside [0, 1]. {fix}"
+        )
     return table
