@@ -4,7 +4,11 @@ Usage (from the project root)::
 
     .venv/bin/python benchmarks/bootstrap_coverage.py                 # ~20-40 min on 2 cores
     .venv/bin/python benchmarks/bootstrap_coverage.py --reps 20 --boot 50 --n 100   # a quick look
-    .venv/bin/python benchmarks/bootstrap_coverage.py --out benchmarks/results/bootstrap_coverage.csv
+    .venv/bin/python benchmarks/bootstrap_coverage.py --out nqpf_helpers/data/bootstrap_coverage.csv
+
+The CSV is package data (the book reads it with ``nqpf_helpers.data.load_bootstrap_coverage``,
+so it works from an installed wheel too); a Markdown twin with the machine and timings is
+written to ``benchmarks/results/bootstrap_coverage.md`` (``--md``).
 
 Design (a frontier known in closed form)
 ----------------------------------------
@@ -92,7 +96,10 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=20251201)
     ap.add_argument("--n-jobs", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=None, help="CSV of the coverage table (a .md twin is written too)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="CSV of the coverage table; the book's copy is nqpf_helpers/data/bootstrap_coverage.csv")
+    ap.add_argument("--md", type=Path, default=Path(__file__).parent / "results" / "bootstrap_coverage.md",
+                    help="Markdown twin of the table with machine and timings (written with --out)")
     args = ap.parse_args(argv)
 
     pts = np.array([[p[0], p[1], frontier(p[0], p[1], p[2]) * np.exp(-p[3]), p[2]] for p in POINTS])
@@ -126,7 +133,8 @@ def main(argv=None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False)
-        md = args.out.with_suffix(".md")
+        md = args.md
+        md.parent.mkdir(parents=True, exist_ok=True)
         md.write_text(
             f"# Coverage of nominal {100 * (1 - args.alpha):.0f}% m-out-of-n intervals (SBM, VRS)\n\n"
             f"Design: see benchmarks/bootstrap_coverage.py. True scores of the {len(pts)} points: "

@@ -168,6 +168,7 @@ def ddf_cvxpy(
     *,
     rts: str = "vrs",
     model: str = "ddf",
+    disposability: str = "weak",
 ) -> dict[str, Any]:
     """Distance of one point from the frontier spanned by ``X, Y, B``, in cvxpy.
 
@@ -186,6 +187,12 @@ def ddf_cvxpy(
         outputs, direction ``(y_o, -b_o)`` (Chung, Färe & Grosskopf 1997);
         ``"sbm"``: SBM directional distance (Fukuyama & Weber 2009).  The
         programmes are written out in the module docstring.
+    disposability
+        Bad outputs in the ``"ddf"`` model: ``"weak"`` (default; the equality
+        ``B lam = (1 - beta) b_o``: pollution is shed only together with good
+        output) or ``"strong"`` (``B lam <= (1 - beta) b_o``: free disposal,
+        as the SBM treats bad outputs).  Comparing the two shows whether a
+        unit sits on the frontier because of the equality.
 
     Returns
     -------
@@ -196,6 +203,11 @@ def ddf_cvxpy(
     import cvxpy as cp
 
     _check_options(rts, model)
+    if disposability not in ("weak", "strong"):
+        raise InputError(
+            f"disposability must be 'weak' (B lam = (1 - beta) b_o) or 'strong' (B lam <= (1 - beta) b_o); "
+            f"got {disposability!r}."
+        )
     X, Y, B = _check_data(X, Y, B)
     xo, yo, bo = (np.asarray(v, dtype=float).ravel() for v in point)
     if xo.shape != (X.shape[1],) or yo.shape != (Y.shape[1],) or bo.shape != (B.shape[1],):
@@ -212,7 +224,7 @@ def ddf_cvxpy(
         objective = cp.Maximize(beta)
         cons += [X.T @ lam <= xo, Y.T @ lam >= (1 + beta) * yo]
         if B.shape[1]:
-            cons.append(B.T @ lam == (1 - beta) * bo)
+            cons.append(B.T @ lam == (1 - beta) * bo if disposability == "weak" else B.T @ lam <= (1 - beta) * bo)
     else:
         m, s1, s2 = X.shape[1], Y.shape[1], B.shape[1]
         s_x = cp.Variable(m, nonneg=True)

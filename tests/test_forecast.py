@@ -228,6 +228,16 @@ def test_init_weights_depend_only_on_the_seed_and_the_unit_id() -> None:
 
 
 # --------------------------------------------------------------------------- protocols
+def test_plain_names_cover_every_protocol_once_and_differ() -> None:
+    """Figures label protocols by plain name: one per protocol, no code left as a name, no two alike."""
+    assert set(f.PLAIN_NAMES) == set(f.PROTOCOLS)
+    assert len(set(f.PLAIN_NAMES.values())) == len(f.PROTOCOLS)
+    for code, name in f.PLAIN_NAMES.items():
+        assert name and "_" not in name, (code, name)
+    # the two released versions name their training share, which is what tells them apart
+    assert "30%" in f.PLAIN_NAMES["released_first"] and "70%" in f.PLAIN_NAMES["released_current"]
+
+
 def test_same_seed_gives_identical_nqpf_and_other_seeds_differ() -> None:
     f.set_determinism(0)
     df = synthetic_panel(2)

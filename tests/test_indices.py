@@ -247,3 +247,19 @@ def test_bad_input_is_named():
         productivity_index(df, unit="u", time="t", **COLS, backend="spark")
     with pytest.raises(InputError):
         productivity_index(df.assign(x1=-df.x1), unit="u", time="t", **COLS)
+
+
+def test_strong_disposability_relaxes_the_bad_output_equality() -> None:
+    """Free disposal of bads is a relaxation: the distance never falls, and rises where the equality binds."""
+    rng = np.random.default_rng(5)
+    X, Y, B = rng.uniform(1, 10, (25, 2)), rng.uniform(1, 10, (25, 1)), rng.uniform(1, 10, (25, 2))
+    weak = np.array([ddf_cvxpy((X[i], Y[i], B[i]), X, Y, B)["value"] for i in range(25)])
+    strong = np.array([ddf_cvxpy((X[i], Y[i], B[i]), X, Y, B, disposability="strong")["value"] for i in range(25)])
+    assert np.all(strong >= weak - 1e-9)
+    assert np.any(strong > weak + 1e-3)
+
+
+def test_unknown_disposability_is_named() -> None:
+    X = np.ones((2, 1))
+    with pytest.raises(InputError, match="disposability must be 'weak'"):
+        ddf_cvxpy((X[0], X[0], X[0]), X, X, X, disposability="free")

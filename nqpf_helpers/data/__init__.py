@@ -62,6 +62,7 @@ __all__ = [
     "china_province_codes",
     "load_china_industrial_panel",
     "load_china_energy_panel",
+    "load_bootstrap_coverage",
 ]
 
 DATA_DIR_ENV = "NQPF_DATA_DIR"
@@ -586,7 +587,9 @@ def coverage(df: pd.DataFrame, unit: str, time: str = "year") -> dict[str, objec
     }
 
 
-# China's provinces from yearbook inputs (defined in .china, which imports fetch from here).
+# Result tables of the project's benchmarks, shipped as package data (.benchmarks), and China's
+# provinces from yearbook inputs (defined in .china, which imports fetch from here).
+from .benchmarks import load_bootstrap_coverage  # noqa: E402
 from .china import (  # noqa: E402
     CHINA_PANEL_COLUMNS,
     CHINA_PANEL_UNITS,

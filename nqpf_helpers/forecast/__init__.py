@@ -31,7 +31,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .baselines import BASELINES, baseline_forecasts, forecast_errors
-from .protocols import LAGS, PROTOCOLS, ProtocolSpec, TrainConfig, resolve_protocol
+from .protocols import LAGS, PLAIN_NAMES, PROTOCOLS, ProtocolSpec, TrainConfig, resolve_protocol
 from .seeding import check_seeds, init_weights, network_seed, unit_key
 from .windows import (
     apply_minmax,
@@ -61,6 +61,7 @@ _LAZY = {
 __all__ = [
     "BASELINES",
     "LAGS",
+    "PLAIN_NAMES",
     "PROTOCOLS",
     "ProtocolSpec",
     "StackedLSTM",

@@ -26,6 +26,7 @@ __all__ = [
     "Horizon",
     "LAGS",
     "Layout",
+    "PLAIN_NAMES",
     "PROTOCOLS",
     "ProtocolSpec",
     "Split",
@@ -127,6 +128,20 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
     ]
 }
 """The named protocols of :func:`nqpf_helpers.forecast.growth.forecast_growth_path`."""
+
+#: Plain names of the protocols for figure titles, legends and prose (the book's glossary uses the same).
+PLAIN_NAMES: dict[str, str] = {
+    "released_current": "current release (70% training)",
+    "released_first": "first release (30% training)",
+    "paper_one_step": "paper text, one step",
+    "paper_recursive": "paper text, recursive",
+    "improved": "improved",
+}
+"""Plain name of each protocol in :data:`PROTOCOLS`, keyed by the same code.
+
+Use it to label figures and tables for readers, e.g. ``ax.set_title(PLAIN_NAMES[p])``
+or ``df.rename(columns=PLAIN_NAMES)``; the codes stay the keys in code and in data.
+"""
 
 
 def _is_int(x: object) -> bool:
