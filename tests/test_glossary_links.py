@@ -55,6 +55,7 @@ USES: dict[str, list[str]] = {
     "Paper text, recursive": [r"(?i:\bpaper text, recursive\b)"],
     "Protocol": [r"(?i:\bprotocols?\b)"],
     "Random walk forecast": [r"(?i:\brandom[- ]walk\b)"],
+    "Saturation": [r"(?i:\bsaturat(?:ion|es|ed|ing|e)\b)"],
     "Seed band": [r"(?i:\bseed bands?\b)"],
     "Sigma convergence": [r"(?i:\b(?:sigma|σ)[- ]convergence\b)"],
     "Slack": [r"(?i:\bslacks?\b(?!-based))"],
