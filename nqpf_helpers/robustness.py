@@ -114,11 +114,18 @@ class Variant:
         )
 
     def describe(self) -> dict[str, object]:
-        """The choices as a flat dict for tables, with the protocol's own values filled in."""
+        """The choices as a flat dict for tables, with the protocol's own values filled in.
+
+        The DEA window is reported as ``frontier_window_years`` and only for a
+        moving-window frontier (``None`` otherwise), so that it cannot be read
+        as the LSTM's input window (``lags``).
+        """
         d = asdict(self)
         spec = self.spec()
         d.update(lags=spec.lags, layout=spec.layout)
         d["train_until"] = spec.train_until if spec.split == "until_year" else None
+        window = d.pop("window")
+        d["frontier_window_years"] = window if self.frontier == "window" else None
         return d
 
 

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nqpf_helpers.convergence import average_growth, beta_convergence, leapfrogging, share_above, sigma_convergence
+from nqpf_helpers.convergence import (
+    average_growth,
+    beta_convergence,
+    beta_placebo,
+    leapfrogging,
+    share_above,
+    sigma_convergence,
+)
 from nqpf_helpers.validate import PanelError
 
 
@@ -74,6 +81,53 @@ def test_beta_bad_input():
         beta_convergence(df, "y", unit="unit", start=2000, end=2030)
     with pytest.raises(ValueError, match="do not vary"):
         beta_convergence(df.assign(c=1.0), "y", unit="unit", start=2000, end=2010, controls=["c"])
+
+
+def noise_only_panel(n: int = 200, years: int = 12, noise: float = 0.2, seed: int = 0) -> pd.DataFrame:
+    """Units with fixed levels plus independent yearly noise: no unit converges."""
+    rng = np.random.default_rng(seed)
+    level = rng.normal(0.0, 0.5, n)
+    rows = [
+        {"unit": f"u{i}", "year": 2000 + t, "y": float(np.exp(level[i] + noise * rng.normal()))}
+        for i in range(n)
+        for t in range(years)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_beta_placebo_matches_regression_to_the_mean_on_pure_noise():
+    # Levels with sd 0.5 plus noise with sd 0.2: start and end values correlate by
+    # rho = 0.25 / (0.25 + 0.04), so OLS expects beta = -(1 - rho) / T under no convergence.
+    df = noise_only_panel()
+    T = 11
+    expected = -(1 - 0.25 / 0.29) / T
+    placebo = beta_placebo(df, "y", unit="unit", start=2000, end=2011, draws=300, seed=1)
+    assert len(placebo) == 300 and np.median(placebo) == pytest.approx(expected, abs=0.004)
+    actual = beta_convergence(df, "y", unit="unit", start=2000, end=2011)
+    assert actual.beta < 0 and actual.p < 0.05  # "significant" beta on pure noise ...
+    # ... which the placebo explains: the observed slope is within its sampling error of the placebo centre
+    assert abs(actual.beta - np.median(placebo)) < 3 * actual.se
+
+
+def test_beta_placebo_leaves_real_catch_up_below_its_range():
+    df = ar_panel(0.1, n=60, noise=0.02)
+    actual = beta_convergence(df, "y", unit="unit", start=2000, end=2010)
+    placebo = beta_placebo(df, "y", unit="unit", start=2000, end=2010, draws=100)
+    assert actual.beta < placebo.min() and actual.beta - np.median(placebo) < -3 * actual.se
+
+
+def test_beta_placebo_is_reproducible_and_checks_its_input():
+    df = noise_only_panel(n=20)
+    a = beta_placebo(df, "y", unit="unit", start=2000, end=2011, draws=5, seed=3)
+    assert np.array_equal(a, beta_placebo(df, "y", unit="unit", start=2000, end=2011, draws=5, seed=3))
+    with pytest.raises(ValueError, match="after start"):
+        beta_placebo(df, "y", unit="unit", start=2005, end=2005)
+    with pytest.raises(ValueError, match="draws"):
+        beta_placebo(df, "y", unit="unit", start=2000, end=2011, draws=0)
+    with pytest.raises(ValueError, match="every year"):
+        beta_placebo(df, "y", unit="unit", start=2000, end=2030)
+    with pytest.raises(PanelError, match="positive"):
+        beta_placebo(df.assign(y=-df["y"]), "y", unit="unit", start=2000, end=2011)
 
 
 def test_sigma_flat_for_constant_dispersion_and_falling_when_converging():

@@ -231,6 +231,9 @@ def test_variant_spec_applies_overrides_and_rejects_meaningless_ones() -> None:
     d = rb.Variant("v", seeds=2, seed=3).describe()
     assert (d["lags"], d["train_until"], d["layout"], d["seeds"]) == (fc.LAGS, 2009, "sequence", 2)
     assert rb.Variant("v", protocol="released_current").describe()["train_until"] is None
+    # the DEA window is named apart from the LSTM's lags and shown only for a window frontier
+    assert "window" not in d and d["frontier_window_years"] is None
+    assert rb.Variant("v", frontier="window", window=4).describe()["frontier_window_years"] == 4
     with pytest.raises(ValueError, match="has no effect"):
         rb.Variant("v", protocol="released_current", train_until=2005).spec()
     with pytest.raises(ValueError, match="unknown protocol"):
