@@ -578,20 +578,14 @@ class BootstrapResult(NamedTuple):
     """What :func:`sbm_bootstrap` returns with ``draws=True``: the table and the bootstrap draws.
 
     Unpack it as ``table, draws = sbm_bootstrap(..., draws=True)``.
-
-    Attributes
-    ----------
-    table
-        The table :func:`sbm_bootstrap` returns without draws (one row per
-        unit(-period)).
-    draws
-        ``(len(table), n_boot)`` array: row ``i``, column ``b`` is the
-        rescaled bootstrap draw of the true score of row ``i`` of ``table``
-        from subsample ``b``, ``rho_hat / (1 + (m/n)^r c_b)`` capped at 1.
-        Each column is one plausible GTFP panel (:func:`bootstrap_panels`).
     """
 
+    #: The table :func:`sbm_bootstrap` returns without draws (one row per unit(-period)).
     table: pd.DataFrame
+    #: ``(len(table), n_boot)`` array: row ``i``, column ``b`` is the rescaled bootstrap draw of
+    #: the true score of row ``i`` of ``table`` from subsample ``b``,
+    #: ``rho_hat / (1 + (m/n)^r c_b)`` capped at 1. Each column is one plausible GTFP panel
+    #: (:func:`bootstrap_panels`).
     draws: np.ndarray
 
 
