@@ -267,3 +267,16 @@ def test_refreshed_protocol_fits_are_computed_again(cache_dir, small_gtfp, monke
     assert calls == ["released_first"]
     cache.cached(fc.forecast_protocols, refresh=True)(small_gtfp, ("released_first",), **kwargs)
     assert calls == ["released_first", "released_first"]
+
+
+def test_baselines_shared_in_the_growth_path_chapter_are_identical(cache_dir, small_gtfp):
+    """The chapter on growth paths loads the improved protocol's baselines from paper_recursive's fit (and those
+    of its one-step variant from paper_one_step's): the same forecasts, protocol name aside."""
+    from nqpf_helpers import forecast as fc
+
+    pairs = [("paper_recursive", dict(protocol="improved")), ("paper_one_step", dict(protocol="improved",
+                                                                                       horizon="one_step"))]
+    for shared, own in pairs:
+        mine = fc.baseline_forecasts(small_gtfp, **own).drop(columns="protocol")
+        loaded = cache.cached(fc.baseline_forecasts)(small_gtfp, shared).drop(columns="protocol")
+        pd.testing.assert_frame_equal(mine, loaded)
