@@ -192,6 +192,13 @@ def cached(
         Same signature and result as ``func``.  The cache folder is looked up at each
         call, so setting ``NQPF_CACHE_DIR`` later still takes effect; with
         ``NQPF_NO_RESULT_CACHE=1`` ``func`` is called directly.
+
+    Notes
+    -----
+    :func:`~nqpf_helpers.forecast.growth.forecast_protocols` is stored fit by fit, each
+    protocol and layout under the key of the equivalent
+    :func:`~nqpf_helpers.forecast.growth.forecast_growth_path` call (see the module
+    docstring); its result is the same table.
     """
     if not callable(func):
         from .errors import InputError
