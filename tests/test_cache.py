@@ -214,24 +214,69 @@ def small_gtfp(data_dir) -> pd.DataFrame:
 
 
 def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp):
+    """forecast_protocols through the cache: identical to the direct call, stored fit by fit."""
     from nqpf_helpers import forecast as fc
 
     config = fc.TrainConfig(epochs=8)
     protocols = ("released_first", "improved")
     kwargs = dict(seeds=_seeds(2), config=config)
-    memorized = cache.memory().cache(fc.forecast_protocols)
-    assert not memorized.check_call_in_cache(small_gtfp, protocols, **kwargs)
+    part = cache.memory().cache(fc.forecast_growth_path)
+    assert not any(part.check_call_in_cache(small_gtfp, p, **kwargs) for p in protocols)
     direct = fc.forecast_protocols(small_gtfp, protocols, **kwargs)
     stored = cache.cached(fc.forecast_protocols)(small_gtfp, protocols, **kwargs)
-    assert memorized.check_call_in_cache(small_gtfp, protocols, **kwargs)
-    assert len(list(cache.results_dir().rglob("output.pkl"))) == 1
+    # one stored result per protocol, under the key of a plain forecast_growth_path call of it
+    assert all(part.check_call_in_cache(small_gtfp, p, **kwargs) for p in protocols)
+    assert len(list(cache.results_dir().rglob("output.pkl"))) == 2
     # a fresh load, as in the next chapter (note: joblib hashes frames by pickle, so a .copy() with
     # string columns may hash differently -- a needless recomputation, never a wrong result)
     loaded = cache.cached(fc.forecast_protocols)(_small_gtfp(), protocols, **kwargs)
-    assert len(list(cache.results_dir().rglob("output.pkl"))) == 1  # loaded, not stored again
+    assert len(list(cache.results_dir().rglob("output.pkl"))) == 2  # loaded, not stored again
     pd.testing.assert_frame_equal(stored, direct)
     pd.testing.assert_frame_equal(loaded, direct)
+    # a later chapter fitting one of the protocols alone loads it: the same rows as the direct fit
+    first = cache.cached(fc.forecast_growth_path)(_small_gtfp(), "released_first", **kwargs)
+    assert len(list(cache.results_dir().rglob("output.pkl"))) == 2
+    pd.testing.assert_frame_equal(first, direct[direct["protocol"] == "released_first"].reset_index(drop=True))
+    # both layouts: the protocol's own layout is the fit already stored, only the other one is new
+    both = cache.cached(fc.forecast_protocols)(small_gtfp, ("improved",), layouts=("features", "sequence"), **kwargs)
+    assert len(list(cache.results_dir().rglob("output.pkl"))) == 3
+    pd.testing.assert_frame_equal(
+        both, fc.forecast_protocols(small_gtfp, ("improved",), layouts=("features", "sequence"), **kwargs))
     # another setting or other data is a different key
-    assert not memorized.check_call_in_cache(small_gtfp, protocols, seeds=_seeds(3), config=config)
-    assert not memorized.check_call_in_cache(small_gtfp.assign(gtfp=small_gtfp["gtfp"] * 1.01), protocols, **kwargs)
+    assert not part.check_call_in_cache(small_gtfp, "improved", seeds=_seeds(3), config=config)
+    assert not part.check_call_in_cache(small_gtfp.assign(gtfp=small_gtfp["gtfp"] * 1.01), "improved", **kwargs)
 
+
+def test_refreshed_protocol_fits_are_computed_again(cache_dir, small_gtfp, monkeypatch):
+    """refresh=True on forecast_protocols retrains every fit (a timed cell stays honest)."""
+    from nqpf_helpers import forecast as fc
+    from nqpf_helpers.forecast import growth
+
+    calls = []
+    original = growth.forecast_growth_path
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return original(*args, **kwargs)
+
+    counting.__module__, counting.__name__, counting.__qualname__ = "tests.counting", "counting", "counting"
+    monkeypatch.setattr(growth, "forecast_growth_path", counting)
+    kwargs = dict(seeds=_seeds(1), config=fc.TrainConfig(epochs=4))
+    cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first",), **kwargs)
+    cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first",), **kwargs)
+    assert calls == ["released_first"]
+    cache.cached(fc.forecast_protocols, refresh=True)(small_gtfp, ("released_first",), **kwargs)
+    assert calls == ["released_first", "released_first"]
+
+
+def test_baselines_shared_in_the_growth_path_chapter_are_identical(cache_dir, small_gtfp):
+    """The chapter on growth paths loads the improved protocol's baselines from paper_recursive's fit (and those
+    of its one-step variant from paper_one_step's): the same forecasts, protocol name aside."""
+    from nqpf_helpers import forecast as fc
+
+    pairs = [("paper_recursive", dict(protocol="improved")), ("paper_one_step", dict(protocol="improved",
+                                                                                       horizon="one_step"))]
+    for shared, own in pairs:
+        mine = fc.baseline_forecasts(small_gtfp, **own).drop(columns="protocol")
+        loaded = cache.cached(fc.baseline_forecasts)(small_gtfp, shared).drop(columns="protocol")
+        pd.testing.assert_frame_equal(mine, loaded)
