@@ -1,8 +1,8 @@
 # nqpf-book: one entry point.
 #   make book   create .venv, install the locked versions (requirements/book-lock.txt) and
 #               nqpf_helpers, build _build/html (printing each chapter's execution time)
-#   make test   (same install) run the test suite; chapters already executed by the book
-#               build are checked from its cache, the others are executed
+#   make test   (same install) run the test suite in two processes; chapters already executed
+#               by the book build are checked from its cache, the others are executed
 #   make lock   re-resolve '.[book,test]' in a temporary venv and rewrite the lock file
 # Data: set NQPF_DATA_DIR to a local copy of the data folder; when ../shared/data exists
 # (as in CI) it is used by default, otherwise files are downloaded on first use.
@@ -81,8 +81,13 @@ book-strict: $(STAMP)
 	echo "book built in $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo " (with errors: exit code $$status)")"; \
 	exit $$status
 
+# Two worker processes (pytest-xdist) keep both cores busy; work stealing balances the long
+# end-to-end tests. `make test PYTEST_WORKERS=0` runs the suite in one process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@start=$$(date +%s); \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(if $(filter-out 0,$(PYTEST_WORKERS)),--dist worksteal) $(PYTEST_ARGS); status=$$?; \
+	echo "tests took $$(( $$(date +%s) - start )) s"; exit $$status
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_sbm.py
