@@ -1,8 +1,8 @@
 # nqpf-book: one entry point.
 #   make book   create .venv, install the locked versions (requirements/book-lock.txt) and
 #               nqpf_helpers, build _build/html (printing each chapter's execution time)
-#   make test   (same install) run the test suite; chapters already executed by the book
-#               build are checked from its cache, the others are executed
+#   make test   (same install) run the test suite in two processes; chapters already executed
+#               by the book build are checked from its cache, the others are executed
 #   make lock   re-resolve '.[book,test]' in a temporary venv and rewrite the lock file
 # Data: set NQPF_DATA_DIR to a local copy of the data folder; when ../shared/data exists
 # (as in CI) it is used by default, otherwise files are downloaded on first use.
@@ -23,12 +23,28 @@ export KERAS_BACKEND ?= tensorflow
 
 install: $(STAMP)
 
-# Exact versions from the lock, then the package itself without touching them.
+# Exact versions from the lock, then the package itself without touching them. The installer
+# is uv (installed into the venv with pip, pinned by UV below): from its cache it installs the
+# lock in seconds where pip takes minutes. pip is the fallback: when uv cannot be installed or
+# its install fails (e.g. no PyPI but a local index that pip is configured for), and always
+# with `make install INSTALLER=pip`. Either way the lock is the one list of exact versions.
+INSTALLER ?= uv
+UV ?= uv==0.13.8
 $(STAMP): pyproject.toml $(LOCK)
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r $(LOCK)
-	$(BIN)/python -m pip install --no-deps -e .
+	@start=$$(date +%s); set -e; \
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV); \
+	if [ "$(INSTALLER)" = uv ] && { $(BIN)/python -m uv --version >/dev/null 2>&1 || \
+	     $(BIN)/python -m pip install -q --disable-pip-version-check "$(UV)"; } && \
+	   $(BIN)/python -m uv pip install --python $(BIN)/python -r $(LOCK) && \
+	   $(BIN)/python -m uv pip install --python $(BIN)/python --no-deps -e .; then \
+	  echo "installed with uv in $$(( $$(date +%s) - start )) s"; \
+	else \
+	  [ "$(INSTALLER)" = pip ] || echo "uv unavailable or failed: installing with pip"; \
+	  $(BIN)/python -m pip install --upgrade pip; \
+	  $(BIN)/python -m pip install -r $(LOCK); \
+	  $(BIN)/python -m pip install --no-deps -e .; \
+	  echo "installed with pip in $$(( $$(date +%s) - start )) s"; \
+	fi
 	touch $(STAMP)
 
 # Refresh the lock: newest versions allowed by pyproject.toml, resolved in a throw-away venv.
@@ -44,18 +60,34 @@ lock:
 lint: $(STAMP)
 	$(BIN)/ruff check nqpf_helpers tests
 
-# Cached build: chapters whose source did not change are not re-executed.
+# Cached build: chapters whose source did not change are not re-executed. The log names each
+# chapter as it executes ("<chapter>.md: Executing notebook ...", then "Executed notebook in
+# N seconds"); after the build .ci/chapter-times tables every chapter's time, then the last
+# line says how long the build took.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --keep-going; status=$$?; $(BIN)/python .ci/chapter-times _build; exit $$status
+	@start=$$(date +%s); \
+	PYTHONUNBUFFERED=1 $(BIN)/jupyter-book build . --keep-going; status=$$?; \
+	$(BIN)/python .ci/chapter-times _build; \
+	echo "book built in $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo " (with errors: exit code $$status)")"; \
+	exit $$status
 	@echo "Open _build/html/index.html"
 
 # Clean, strict build: warnings are errors and every chapter is executed afresh.
 book-strict: $(STAMP)
 	rm -rf _build
-	$(BIN)/jupyter-book build . -W -n --keep-going; status=$$?; $(BIN)/python .ci/chapter-times _build; exit $$status
+	@start=$$(date +%s); \
+	PYTHONUNBUFFERED=1 $(BIN)/jupyter-book build . -W -n --keep-going; status=$$?; \
+	$(BIN)/python .ci/chapter-times _build; \
+	echo "book built in $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo " (with errors: exit code $$status)")"; \
+	exit $$status
 
+# Two worker processes (pytest-xdist) keep both cores busy; work stealing balances the long
+# end-to-end tests. `make test PYTEST_WORKERS=0` runs the suite in one process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@start=$$(date +%s); \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(if $(filter-out 0,$(PYTEST_WORKERS)),--dist worksteal) $(PYTEST_ARGS); status=$$?; \
+	echo "tests took $$(( $$(date +%s) - start )) s"; exit $$status
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_sbm.py

@@ -78,6 +78,11 @@ def test_lock_pins_every_declared_dependency_within_its_bounds(root):
 
 
 def test_make_install_uses_the_lock(root):
+    # Both installers (uv, and pip as its fallback) take the exact versions from the lock,
+    # then the package itself without dependencies.
     makefile = (root / "Makefile").read_text()
-    assert "pip install -r $(LOCK)" in makefile and f"LOCK := {LOCK}" in makefile
-    assert "pip install --no-deps -e ." in makefile
+    assert f"LOCK := {LOCK}" in makefile
+    assert "uv pip install --python $(BIN)/python -r $(LOCK)" in makefile
+    assert "uv pip install --python $(BIN)/python --no-deps -e ." in makefile
+    assert "python -m pip install -r $(LOCK)" in makefile
+    assert "python -m pip install --no-deps -e ." in makefile
