@@ -36,7 +36,6 @@ from .protocols import DEFAULT_CONFIG, TrainConfig
 # Numba writes its cache next to the source by default: send it to the user cache before numba is imported.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
 
-import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 __all__ = ["CHUNK", "predict_fused", "train_fused"]
@@ -59,9 +58,9 @@ def _exp_inplace(v, kc, ec, coef, eb):
 
     exp(x) = 2**k * exp(r), k = round(x / ln 2), r = x - k ln 2 (two-part ln 2), exp(r) by its Taylor
     polynomial (``coef``, highest degree first; degree 7 in float32, 13 in float64, error below half an ulp
-    on |r| <= ln2 / 2), and 2**k assembled from its exponent bits in the integer buffer ``kc``
-    (first half; ``eb`` = [exponent bias, mantissa bits]), r in its second half.  ``x`` is clamped to [``_LO``, ``_HI``] so that 2**k stays
-    a normal number.
+    on |r| <= ln2 / 2), and 2**k assembled from its exponent bits in the first half of the integer
+    buffer ``kc`` (``eb`` = [exponent bias, mantissa bits]); r is kept in its second half.  ``x`` is
+    clamped to [``_LO``, ``_HI``] so that 2**k stays a normal number.
     """
     n = v.shape[0]
     kb = kc[:n]  # k, then the bits of 2**k
@@ -347,11 +346,12 @@ def _constants(c: TrainConfig, dtype, n_windows: int) -> tuple[np.ndarray, np.nd
     """The kernel's scalar constants ``ec``, Taylor coefficients of exp and exponent-bit constants."""
     single = np.dtype(dtype) == np.float32
     ln2_hi = 0.693359375  # 355/512: k * ln2_hi is exact for every k that occurs
+    ln2_lo = -2.1219444005469058277e-4  # ln 2 - ln2_hi, to 20 digits (np.log(2) - ln2_hi loses ~1e-17)
     ec = np.zeros(15, dtype)
     ec[[_CLIP, _L2, _ONE_B1, _ONE_B2, _EPS]] = [c.clip_norm, c.l2, 1.0 - c.beta_1, 1.0 - c.beta_2, c.epsilon]
     ec[[_INV_B, _ONE, _ZERO, _TWO, _HALF]] = [1.0 / max(n_windows, 1), 1.0, 0.0, 2.0, 0.5]
     ec[[_LO, _HI]] = [-87.0, 88.0] if single else [-708.0, 709.0]
-    ec[[_LOG2E, _LN2_HI, _LN2_LO]] = [1.0 / np.log(2.0), ln2_hi, np.log(2.0) - ln2_hi]
+    ec[[_LOG2E, _LN2_HI, _LN2_LO]] = [1.0 / np.log(2.0), ln2_hi, ln2_lo]
     degree = 7 if single else 13
     coef = np.array([1.0 / math.factorial(d) for d in range(degree, -1, -1)], dtype)
     eb = np.array([127, 23], np.int32) if single else np.array([1023, 52], np.int64)
