@@ -112,10 +112,10 @@ def test_forecast_growth_path_gives_the_same_nqpf_with_either_engine() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_vectorised_exp_is_accurate_to_a_few_ulps(dtype) -> None:
-    ec, coef, eb = fused._constants(FULL, dtype, 20)
+    ec, coef = fused._constants(FULL, dtype, 20)
     x = np.concatenate([np.linspace(-80, 80, 20001), np.linspace(-1e-3, 1e-3, 2001)]).astype(dtype)
     got = x.copy()
-    fused._exp_inplace(got, np.empty(2 * x.size, eb.dtype), ec, coef, eb)
+    fused._exp_inplace(got, ec, coef)
     want = np.exp(x.astype(np.float64))
     ulp = np.spacing(want.astype(dtype)).astype(np.float64)
     assert (np.abs(got.astype(np.float64) - want) / ulp).max() <= 4

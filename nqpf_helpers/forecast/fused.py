@@ -36,7 +36,10 @@ from .protocols import DEFAULT_CONFIG, TrainConfig
 # Numba writes its cache next to the source by default: send it to the user cache before numba is imported.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
 
+from llvmlite import ir  # noqa: E402
 from numba import njit, prange  # noqa: E402
+from numba.core import types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 __all__ = ["CHUNK", "predict_fused", "train_fused"]
 
@@ -52,42 +55,63 @@ _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bi
 _CLIP, _L2, _ONE_B1, _ONE_B2, _EPS, _INV_B, _ONE, _ZERO, _TWO, _LO, _HI, _LOG2E, _LN2_HI, _LN2_LO, _HALF = range(15)
 
 
+@intrinsic
+def _pow2(typingctx, k):
+    """``2.0 ** k`` for a float ``k`` holding an integer in the normal exponent range, from its exponent bits.
+
+    (int(k) + bias) << mantissa bits, reinterpreted as a float of the same width: one integer add, one
+    shift and a bit cast, which vectorise (a libm ``ldexp`` call would not).
+    """
+    if k == types.float32:
+        int_t, bias, shift = ir.IntType(32), 127, 23
+    elif k == types.float64:
+        int_t, bias, shift = ir.IntType(64), 1023, 52
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i = builder.fptosi(args[0], int_t)
+        i = builder.shl(builder.add(i, ir.Constant(int_t, bias)), ir.Constant(int_t, shift))
+        return builder.bitcast(i, context.get_value_type(signature.return_type))
+
+    return k(k), codegen
+
+
 @njit(error_model="numpy", cache=True)
-def _exp_inplace(v, kc, ec, coef, eb):
-    """``v[:] = exp(v)`` for a contiguous 1-D array, vectorisable (no libm call).
+def _exp_inplace(v, ec, coef):
+    """``v[:] = exp(v)`` for a contiguous 1-D array in one vectorisable loop (no libm call).
 
     exp(x) = 2**k * exp(r), k = round(x / ln 2), r = x - k ln 2 (two-part ln 2), exp(r) by its Taylor
-    polynomial (``coef``, highest degree first; degree 7 in float32, 13 in float64, error below half an ulp
-    on |r| <= ln2 / 2), and 2**k assembled from its exponent bits in the first half of the integer
-    buffer ``kc`` (``eb`` = [exponent bias, mantissa bits]); r is kept in its second half.  ``x`` is
-    clamped to [``_LO``, ``_HI``] so that 2**k stays a normal number.
+    polynomial (``coef``: 14 coefficients, highest degree first; degree 7 in float32 -- the first six are
+    zero -- and 13 in float64, truncation error below half an ulp on |r| <= ln2 / 2), 2**k from its
+    exponent bits (:func:`_pow2`).  ``x`` is clamped to [``_LO``, ``_HI``] so that 2**k stays a normal
+    number.
     """
-    n = v.shape[0]
-    kb = kc[:n]  # k, then the bits of 2**k
-    fb = kc.view(v.dtype)[:n]  # 2**k (the same memory as kb)
-    rb = kc.view(v.dtype)[n : 2 * n]  # r
     lo, hi, log2e, ln2_hi, ln2_lo, half = ec[_LO], ec[_HI], ec[_LOG2E], ec[_LN2_HI], ec[_LN2_LO], ec[_HALF]
-    c0 = coef[0]
-    for c in range(n):
+    c13, c12, c11, c10, c9, c8, c7 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6]
+    c6, c5, c4, c3, c2, c1, c0 = coef[7], coef[8], coef[9], coef[10], coef[11], coef[12], coef[13]
+    for c in range(v.shape[0]):
         x = min(max(v[c], lo), hi)
         k = np.floor(x * log2e + half)
         r = x - k * ln2_hi - k * ln2_lo
-        kb[c] = k
-        rb[c] = r
-        v[c] = c0
-    for q in range(1, coef.shape[0]):
-        cq = coef[q]
-        for c in range(n):
-            v[c] = v[c] * rb[c] + cq
-    bias, shift = eb[0], eb[1]
-    for c in range(n):
-        kb[c] = (kb[c] + bias) << shift
-    for c in range(n):
-        v[c] = v[c] * fb[c]
+        p = c13 * r + c12
+        p = p * r + c11
+        p = p * r + c10
+        p = p * r + c9
+        p = p * r + c8
+        p = p * r + c7
+        p = p * r + c6
+        p = p * r + c5
+        p = p * r + c4
+        p = p * r + c3
+        p = p * r + c2
+        p = p * r + c1
+        p = p * r + c0
+        v[c] = p * _pow2(k)
 
 
 @njit(error_model="numpy", cache=True)
-def _forward_chunk(X, W, U, b, Wd, bd, A, Cs, Tc, Hs, pred, kc, ec, coef, eb):
+def _forward_chunk(X, W, U, b, Wd, bd, A, Cs, Tc, Hs, pred, ec, coef):
     """Forward pass of one chunk (NC networks on the last axis).
 
     Stores what the backward pass needs: gate activations ``A`` (T, B, 4H, NC) in Keras' order i, f, g, o,
@@ -126,7 +150,7 @@ def _forward_chunk(X, W, U, b, Wd, bd, A, Cs, Tc, Hs, pred, kc, ec, coef, eb):
                     for c in range(NC):
                         zg[c] = -zg[c]
         flat = At.reshape(B * G * NC)
-        _exp_inplace(flat, kc, ec, coef, eb)
+        _exp_inplace(flat, ec, coef)
         for c in range(B * G * NC):
             flat[c] = one / (one + flat[c])
         for bb in range(B):
@@ -151,7 +175,7 @@ def _forward_chunk(X, W, U, b, Wd, bd, A, Cs, Tc, Hs, pred, kc, ec, coef, eb):
         cflat = Ct.reshape(B * H * NC)
         for c in range(B * H * NC):
             tflat[c] = -two * cflat[c]
-        _exp_inplace(tflat, kc, ec, coef, eb)
+        _exp_inplace(tflat, ec, coef)
         for c in range(B * H * NC):
             tflat[c] = two / (one + tflat[c]) - one
         for bb in range(B):
@@ -194,7 +218,7 @@ def _clip_adam(w, g, m, s, alpha, ec, tmp):
 
 
 @njit(error_model="numpy", cache=True)
-def _work_arrays(X, H, kproto):
+def _work_arrays(X, H):
     B, T, F, NC = X.shape
     dt = X.dtype
     A = np.empty((T, B, 4 * H, NC), dt)
@@ -202,12 +226,11 @@ def _work_arrays(X, H, kproto):
     Tc = np.empty((T, B, H, NC), dt)
     Hs = np.empty((T, B, H, NC), dt)
     pred = np.empty((B, NC), dt)
-    kc = np.empty(2 * B * 4 * H * NC, kproto.dtype)
-    return A, Cs, Tc, Hs, pred, kc
+    return A, Cs, Tc, Hs, pred
 
 
 @njit(error_model="numpy", cache=True)
-def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef, eb):
+def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef):
     """All epochs of one chunk; the weights are updated in place.
 
     Shapes: X (B, T, F, NC), y (B, NC), W (F, 4H, NC), U (H, 4H, NC), b (4H, NC), Wd (H, NC), bd (1, NC);
@@ -217,7 +240,7 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef, eb):
     H = U.shape[0]
     G = 4 * H
     dt = X.dtype
-    A, Cs, Tc, Hs, pred, kc = _work_arrays(X, H, eb)
+    A, Cs, Tc, Hs, pred = _work_arrays(X, H)
     DZ = np.empty((B, G, NC), dt)
     dh = np.empty((B, H, NC), dt)
     dc = np.empty((B, H, NC), dt)
@@ -236,7 +259,7 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef, eb):
     tmp = np.empty(NC, dt)
     one, zero, l2, inv_b = ec[_ONE], ec[_ZERO], ec[_L2], ec[_INV_B]
     for epoch in range(alphas.shape[0]):
-        _forward_chunk(X, W, U, b, Wd, bd[0], A, Cs, Tc, Hs, pred, kc, ec, coef, eb)
+        _forward_chunk(X, W, U, b, Wd, bd[0], A, Cs, Tc, Hs, pred, ec, coef)
         gW[:] = zero
         gU[:] = zero
         gb[:] = zero
@@ -328,22 +351,22 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef, eb):
 
 
 @njit(error_model="numpy", cache=True, parallel=True)
-def _train_all(X, y, W, U, b, Wd, bd, alphas, ec, coef, eb):
+def _train_all(X, y, W, U, b, Wd, bd, alphas, ec, coef):
     for k in prange(X.shape[0]):
-        _train_chunk(X[k], y[k], W[k], U[k], b[k], Wd[k], bd[k], alphas, ec, coef, eb)
+        _train_chunk(X[k], y[k], W[k], U[k], b[k], Wd[k], bd[k], alphas, ec, coef)
 
 
 @njit(error_model="numpy", cache=True, parallel=True)
-def _predict_all(X, W, U, b, Wd, bd, pred, ec, coef, eb):
+def _predict_all(X, W, U, b, Wd, bd, pred, ec, coef):
     H = U.shape[1]
     for k in prange(X.shape[0]):
-        A, Cs, Tc, Hs, p, kc = _work_arrays(X[k], H, eb)
-        _forward_chunk(X[k], W[k], U[k], b[k], Wd[k], bd[k, 0], A, Cs, Tc, Hs, p, kc, ec, coef, eb)
+        A, Cs, Tc, Hs, p = _work_arrays(X[k], H)
+        _forward_chunk(X[k], W[k], U[k], b[k], Wd[k], bd[k, 0], A, Cs, Tc, Hs, p, ec, coef)
         pred[k] = p
 
 
-def _constants(c: TrainConfig, dtype, n_windows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The kernel's scalar constants ``ec``, Taylor coefficients of exp and exponent-bit constants."""
+def _constants(c: TrainConfig, dtype, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's scalar constants ``ec`` and the Taylor coefficients of exp."""
     single = np.dtype(dtype) == np.float32
     ln2_hi = 0.693359375  # 355/512: k * ln2_hi is exact for every k that occurs
     ln2_lo = -2.1219444005469058277e-4  # ln 2 - ln2_hi, to 20 digits (np.log(2) - ln2_hi loses ~1e-17)
@@ -353,9 +376,8 @@ def _constants(c: TrainConfig, dtype, n_windows: int) -> tuple[np.ndarray, np.nd
     ec[[_LO, _HI]] = [-87.0, 88.0] if single else [-708.0, 709.0]
     ec[[_LOG2E, _LN2_HI, _LN2_LO]] = [1.0 / np.log(2.0), ln2_hi, ln2_lo]
     degree = 7 if single else 13
-    coef = np.array([1.0 / math.factorial(d) for d in range(degree, -1, -1)], dtype)
-    eb = np.array([127, 23], np.int32) if single else np.array([1023, 52], np.int64)
-    return ec, coef, eb
+    coef = np.array([1.0 / math.factorial(d) if d <= degree else 0.0 for d in range(13, -1, -1)], dtype)
+    return ec, coef
 
 
 # --------------------------------------------------------------------------- #
