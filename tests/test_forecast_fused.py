@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +163,8 @@ def test_numba_cache_is_kept_out_of_the_source_tree() -> None:
     cache = Path(os.environ["NUMBA_CACHE_DIR"]).resolve()
     assert source not in (cache, *cache.parents)
     assert not list(source.rglob("*.nbi")) and not list(source.rglob("*.nbc"))
+    # also when numba was imported first, before NUMBA_CACHE_DIR was set
+    code = "import numba; import nqpf_helpers.forecast.fused; print(numba.config.CACHE_DIR)"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() and source not in Path(out.strip()).resolve().parents

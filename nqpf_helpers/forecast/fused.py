@@ -37,9 +37,13 @@ from .protocols import DEFAULT_CONFIG, TrainConfig
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
 
 from llvmlite import ir  # noqa: E402
+from numba import config as numba_config  # noqa: E402
 from numba import njit, prange  # noqa: E402
 from numba.core import types  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
+
+if not numba_config.CACHE_DIR:  # numba was imported before this module, without NUMBA_CACHE_DIR
+    numba_config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
 __all__ = ["CHUNK", "predict_fused", "train_fused"]
 
