@@ -5,7 +5,10 @@
 Dense(1)`` per unit, loss ``0.5 * mean_b (yhat - y)**2 + l2/2 * ||weights||^2``
 (kernels only), the gradient of every weight tensor clipped per unit to
 ``clip_norm``, Keras' form of Adam with the piecewise-constant learning rate --
-with hand-written derivatives instead of automatic differentiation.
+with hand-written derivatives instead of automatic differentiation, and sigmoid/tanh
+from a vectorised exp (:func:`_exp_inplace`).  Both engines train the same networks to float32 rounding;
+a few networks whose training is sensitive to rounding end in visibly different places under either engine
+(see ``benchmarks/results/lstm_layouts.md``).
 
 Layout: the *networks* are on the last, contiguous axis.  The stack is cut into
 chunks of :data:`CHUNK` networks; every array of a chunk has shape ``(..., CHUNK)``,
@@ -17,7 +20,7 @@ sequence of IEEE operations whatever chunk or thread it lands in (no fast-math,
 no reduction across networks), so the result is deterministic and a network
 does not depend on the other networks of the stack.
 
-Numba compiles the kernel on first use (about 10-20 s) and caches the machine
+Numba compiles the kernel on first use (about 20-40 s of CPU) and caches the machine
 code in ``<cache>/numba`` (:func:`nqpf_helpers.cache.cache_dir`), never in the
 source tree.
 """
