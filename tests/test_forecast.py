@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from nqpf_helpers import forecast as f
 from nqpf_helpers.errors import InputError, PanelError
 
-# XLA compilation costs more than it saves on 30 epochs; the default (compiled) path is covered by
-# the stacked-vs-separate test
+# The default engine (the fused Numba kernel); jit_compile=False would only matter for engine="tensorflow",
+# where XLA compilation costs more than it saves on 30 epochs
 FAST = f.TrainConfig(epochs=30, drop_after=20, jit_compile=False)
 
 
@@ -185,12 +185,13 @@ def _scaled_training_set(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     return f.apply_minmax(X, lo[:, None, :], hi[:, None, :]), f.apply_minmax(y, tlo[:, None], thi[:, None])
 
 
+@pytest.mark.parametrize("engine", ["numba", "tensorflow"])
 @pytest.mark.parametrize("layout", ["features", "sequence"])
-def test_stacked_training_equals_separate_keras_models(layout: str) -> None:
+def test_stacked_training_equals_separate_keras_models(layout: str, engine: str) -> None:
     X, y = _scaled_training_set(2)
     Xi = f.network_inputs(X, layout)
     init = f.init_weights(["a", "b"], Xi.shape[-1], seed=3)
-    cfg = f.TrainConfig(epochs=40, drop_after=25)
+    cfg = f.TrainConfig(epochs=40, drop_after=25, engine=engine)
     stacked = f.predict_stacked(f.train_stacked(Xi, y, init, cfg), Xi)
     separate = f.train_separate(Xi, y, init, cfg)
     np.testing.assert_allclose(stacked, separate, atol=1e-5)
@@ -261,8 +262,13 @@ def province_panel() -> pd.DataFrame:
 
 @pytest.mark.parametrize(
     ("protocol", "config"),
-    [("improved", FAST), ("released_current", FAST), ("improved", f.TrainConfig(epochs=30, drop_after=20))],
-    ids=["improved", "released_current", "improved-xla"],
+    [
+        ("improved", FAST),
+        ("released_current", FAST),
+        ("improved", f.TrainConfig(epochs=30, drop_after=20, engine="tensorflow")),
+        ("improved", f.TrainConfig(epochs=30, drop_after=20, engine="tensorflow", jit_compile=False)),
+    ],
+    ids=["improved", "released_current", "improved-xla", "improved-tf-graph"],
 )
 def test_a_province_forecast_is_the_same_alone_in_the_full_panel_and_shuffled(protocol, config) -> None:
     """Issue 10 point 2: a unit's growth path does not depend on the other units or their order."""
@@ -278,9 +284,10 @@ def test_a_province_forecast_is_the_same_alone_in_the_full_panel_and_shuffled(pr
         runs[name] = out[out.region_code == one].sort_values(["seed", "year"]).reset_index(drop=True)
     assert len(runs["alone"]) == 2 * 28
     for name in ("full", "shuffled"):
-        # Equal to float32 rounding, not bit for bit: the batched float32 kernels of a 1-network and a
-        # 62-network stack split their loops differently, which can change the last bit of a few sums.
-        # Measured: max relative difference 4e-9 (graph) and 7e-9 (XLA); 1e-6 is ~8 float32 ulps.
+        # TensorFlow: equal to float32 rounding, not bit for bit: the batched float32 kernels of a 1-network
+        # and a 62-network stack split their loops differently, which can change the last bit of a few sums.
+        # Measured: max relative difference 4e-9 (graph) and 7e-9 (XLA); 1e-6 is ~8 float32 ulps.  The Numba
+        # engine gives identical bits (each network is one SIMD lane; tests/test_forecast_fused.py).
         np.testing.assert_allclose(runs[name].predicted, runs["alone"].predicted, rtol=1e-6, atol=0, err_msg=name)
         pd.testing.assert_frame_equal(runs[name].drop(columns="predicted"), runs["alone"].drop(columns="predicted"))
     # and the check has teeth: another seed gives another path

@@ -16,12 +16,14 @@ The package is split by concern:
   :func:`~nqpf_helpers.forecast.seeding.network_seed`);
 * :mod:`~nqpf_helpers.forecast.network` -- the stacked LSTM and its training
   (TensorFlow);
+* :mod:`~nqpf_helpers.forecast.fused` -- the same training as one fused CPU
+  kernel (Numba), the default engine of :func:`~nqpf_helpers.forecast.network.train_stacked`;
 * :mod:`~nqpf_helpers.forecast.growth` -- :func:`~nqpf_helpers.forecast.growth.forecast_growth_path`, the
   entry point (TensorFlow);
 * :mod:`~nqpf_helpers.forecast.baselines` -- naive and statistical baselines
   and :func:`~nqpf_helpers.forecast.baselines.forecast_errors` (no TensorFlow).
 
-TensorFlow is imported only when a name from ``network`` or ``growth`` is first
+TensorFlow (and Numba) are imported only when a name from ``network``, ``fused`` or ``growth`` is first
 used, so ``from nqpf_helpers.forecast import baseline_forecasts`` stays light.
 """
 
@@ -31,7 +33,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .baselines import BASELINES, baseline_forecasts, forecast_errors
-from .protocols import LAGS, PLAIN_NAMES, PROTOCOLS, ProtocolSpec, TrainConfig, resolve_protocol
+from .protocols import ENGINES, LAGS, PLAIN_NAMES, PROTOCOLS, ProtocolSpec, TrainConfig, resolve_protocol
 from .seeding import check_seeds, init_weights, network_seed, unit_key
 from .windows import (
     apply_minmax,
@@ -45,6 +47,7 @@ from .windows import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .fused import predict_fused, train_fused
     from .growth import forecast_growth_path, forecast_protocols
     from .network import StackedLSTM, predict_stacked, set_determinism, train_separate, train_stacked
 
@@ -54,12 +57,15 @@ _LAZY = {
     "set_determinism": "network",
     "train_separate": "network",
     "train_stacked": "network",
+    "predict_fused": "fused",
+    "train_fused": "fused",
     "forecast_growth_path": "growth",
     "forecast_protocols": "growth",
 }
 
 __all__ = [
     "BASELINES",
+    "ENGINES",
     "LAGS",
     "PLAIN_NAMES",
     "PROTOCOLS",
@@ -80,10 +86,12 @@ __all__ = [
     "n_train_windows",
     "network_inputs",
     "network_seed",
+    "predict_fused",
     "predict_stacked",
     "resolve_protocol",
     "series_matrix",
     "set_determinism",
+    "train_fused",
     "train_separate",
     "train_stacked",
     "unit_key",

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from ..errors import InputError, MissingDependencyError
-from .protocols import DEFAULT_CONFIG, TrainConfig
+from .protocols import DEFAULT_CONFIG, ENGINES, TrainConfig
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -168,7 +168,7 @@ def _train_loop(variables: list, m: list, s: list, X, y, c: TrainConfig) -> None
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_loop(shapes: tuple, config: TrainConfig):
+def _compiled_loop(shapes: tuple, config: TrainConfig):  # config.engine is "tensorflow" here
     """One traced (and, by default, XLA-compiled) training loop per input shape and config.
 
     XLA fuses the small per-unit kernels of all epochs into one compiled loop
@@ -195,13 +195,17 @@ def train_stacked(
     init: dict[str, np.ndarray],
     config: TrainConfig = DEFAULT_CONFIG,
 ) -> StackedLSTM:
-    """Train N independent networks as one stacked Keras layer.
+    """Train N independent networks as one stacked model; returns them as a Keras layer.
 
     The loss is ``sum_n [ 0.5 * mean_b (yhat[n, b] - y[n, b])**2 + l2/2 *
     ||weights_n||^2 ]``; unit n's gradient depends only on unit n.  Each
     gradient tensor is clipped per unit to ``clip_norm`` and Adam (elementwise,
     Keras' update formula) moves all units together, so the result equals N
     separate fits up to floating-point rounding.
+
+    ``config.engine`` chooses the computation: ``"numba"`` (default) runs the fused CPU kernel
+    :func:`~nqpf_helpers.forecast.fused.train_fused`, ``"tensorflow"`` the TensorFlow loop below
+    (XLA-compiled if ``config.jit_compile``); both train the same networks to float32 rounding.
 
     Parameters
     ----------
@@ -218,14 +222,26 @@ def train_stacked(
     -------
     StackedLSTM
         The trained layer.
+
+    Raises
+    ------
+    InputError
+        Targets of the wrong shape, or an unknown ``config.engine``.
     """
     X = np.asarray(X)
     N, B, T, F = X.shape
-    if y.shape != (N, B):
-        raise InputError(f"targets have shape {y.shape}, expected {(N, B)} (units x windows).")
+    if np.shape(y) != (N, B):
+        raise InputError(f"targets have shape {np.shape(y)}, expected {(N, B)} (units x windows).")
+    if config.engine not in ENGINES:
+        raise InputError(f"unknown training engine {config.engine!r}; use one of {', '.join(map(repr, ENGINES))}.")
     dt = config.dtype
     layer = StackedLSTM(N, T, F, config.hidden, dtype=dt)
     layer.build((N, B, T, F))
+    if config.engine == "numba":
+        from .fused import train_fused
+
+        layer.set_stacked_weights(train_fused(X, y, init, config))
+        return layer
     layer.set_stacked_weights(init)
     # plain tf.Variables for the compiled loop (shared traces across calls); copied into the layer after
     variables = [tf.Variable(np.asarray(init[k]), dtype=dt) for k in _WEIGHT_NAMES]
