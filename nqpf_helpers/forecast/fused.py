@@ -50,7 +50,7 @@ if not numba_config.CACHE_DIR:  # numba was imported before this module, without
 
 __all__ = ["CHUNK", "predict_fused", "train_fused"]
 
-#: Networks per chunk: the length of every innermost (SIMD) loop of the kernel.
+#: The number of networks in one chunk, which is the length of every innermost (SIMD) loop of the kernel.
 CHUNK = 64
 
 _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
