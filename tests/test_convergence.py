@@ -109,6 +109,18 @@ def test_beta_placebo_matches_regression_to_the_mean_on_pure_noise():
     assert abs(actual.beta - np.median(placebo)) < 3 * actual.se
 
 
+def test_placebo_slope_is_the_beta_of_beta_convergence_on_the_unshuffled_panel():
+    """beta_placebo's closed-form slope is the regression slope of beta_convergence (no controls)."""
+    from nqpf_helpers.convergence import _beta_slope
+
+    for df, start, end in ((noise_only_panel(n=40), 2000, 2011), (ar_panel(0.1, n=30, noise=0.05), 2002, 2009)):
+        wide = df.pivot(index="unit", columns="year", values="y")
+        closed_form = _beta_slope(np.log(wide[start].to_numpy()), np.log(wide[end].to_numpy()), end - start)
+        regression = beta_convergence(df, "y", unit="unit", start=start, end=end).beta
+        assert closed_form == pytest.approx(regression, rel=1e-10, abs=1e-14)
+        assert closed_form != 0
+
+
 def test_beta_placebo_leaves_real_catch_up_below_its_range():
     df = ar_panel(0.1, n=60, noise=0.02)
     actual = beta_convergence(df, "y", unit="unit", start=2000, end=2010)

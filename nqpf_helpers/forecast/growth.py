@@ -1,19 +1,23 @@
-"""Growth paths of every unit under a named protocol (trains with TensorFlow).
+"""Growth paths of every unit under a named protocol.
 
 :func:`forecast_growth_path` is the entry point: it checks the panel, cuts and
 scales windows, trains one network per unit and ensemble member as a single
-stacked model and predicts the training and test years.
+stacked model and predicts the training and test years.  With the default
+engine (``TrainConfig(engine="numba")``) training and prediction both run in the
+fused kernel of :mod:`~nqpf_helpers.forecast.fused` and TensorFlow is not
+imported; ``engine="tensorflow"`` trains and predicts with
+:mod:`~nqpf_helpers.forecast.network`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .network import predict_stacked, train_stacked
-from .protocols import DEFAULT_CONFIG, PROTOCOLS, Horizon, Layout, ProtocolSpec, TrainConfig, resolve_protocol
+from ..errors import InputError
+from .protocols import DEFAULT_CONFIG, ENGINES, PROTOCOLS, Horizon, Layout, ProtocolSpec, TrainConfig, resolve_protocol
 from .seeding import check_seeds, init_weights, stack_weights
 from .windows import Scaler, make_windows, n_train_windows, network_inputs, series_matrix
 
@@ -38,8 +42,9 @@ def forecast_growth_path(
     """Fit every region's LSTM growth path under a named protocol.
 
     All regions and ensemble members are trained together as one stacked
-    model (:func:`~nqpf_helpers.forecast.network.train_stacked`), each on its own
-    series only.  Member ``k`` of unit ``u`` starts from weights drawn from
+    model (:func:`~nqpf_helpers.forecast.fused.train_fused` by default, or
+    :func:`~nqpf_helpers.forecast.network.train_stacked` with
+    ``config.engine="tensorflow"``), each on its own series only.  Member ``k`` of unit ``u`` starts from weights drawn from
     ``(seed + k, u)`` alone (:func:`~nqpf_helpers.forecast.seeding.init_weights`), so a
     unit's growth path does not depend on which other units are in ``df`` or
     in which order.
@@ -100,21 +105,19 @@ def forecast_growth_path(
     scaler = Scaler(spec.transform, X[:, :n_tr], y[:, :n_tr])
     Xin = network_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)
     init = stack_weights([init_weights(units, Xin.shape[-1], config.hidden, seed=s) for s in member_seeds])
-    layer = train_stacked(Xin, scaler.targets(y[:, :n_tr], X[:, :n_tr]), init, config)
+    predict = _train(Xin, scaler.targets(y[:, :n_tr], X[:, :n_tr]), init, config)
 
     if spec.horizon == "one_step":
-        pred = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(X), spec.layout)), X)
+        pred = scaler.invert(predict(network_inputs(scaler.inputs(X), spec.layout)), X)
     else:  # recursive
         pred = np.empty_like(y)
         pred[:, :n_tr] = scaler.invert(
-            predict_stacked(layer, network_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)), X[:, :n_tr]
+            predict(network_inputs(scaler.inputs(X[:, :n_tr]), spec.layout)), X[:, :n_tr]
         )
         path = Vs.copy()
         for j in range(n_tr, n_w):
             w = path[:, j : j + L][:, None, :]
-            step = scaler.invert(predict_stacked(layer, network_inputs(scaler.inputs(w), spec.layout)), w)[
-                :, 0
-            ]
+            step = scaler.invert(predict(network_inputs(scaler.inputs(w), spec.layout)), w)[:, 0]
             path[:, j + L] = step
             pred[:, j] = step
 
@@ -133,6 +136,23 @@ def forecast_growth_path(
             "lags": L,
         }
     )
+
+
+def _train(
+    X: np.ndarray, y: np.ndarray, init: dict[str, np.ndarray], config: TrainConfig
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Train the stacked networks with ``config.engine``; return their prediction function ``(N, B, T, F) -> (N, B)``."""
+    if config.engine not in ENGINES:
+        raise InputError(f"unknown training engine {config.engine!r}; use one of {', '.join(map(repr, ENGINES))}.")
+    if config.engine == "numba":  # TensorFlow is never imported on this path
+        from .fused import predict_fused, train_fused
+
+        weights = train_fused(X, y, init, config)
+        return lambda inputs: predict_fused(weights, inputs)
+    from .network import predict_stacked, train_stacked
+
+    layer = train_stacked(X, y, init, config)
+    return lambda inputs: predict_stacked(layer, inputs)
 
 
 def forecast_protocols(
