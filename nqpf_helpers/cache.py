@@ -22,16 +22,17 @@ In a chapter::
 
     from nqpf_helpers import cache, forecast
 
-    paths = cache.cached(forecast.growth_paths)(panel, unit="region_code", seeds=20, seed=0)
+    paths = cache.cached(forecast.forecast_growth_path)(panel, "improved", seeds=20, seed=0)
 
-:func:`~nqpf_helpers.forecast.growth.forecast_protocols` is stored fit by fit: each
-protocol and input layout is a cached call of
-:func:`~nqpf_helpers.forecast.growth.forecast_growth_path`, so a later chapter that
-fits one of those protocols alone (or another set of protocols or layouts that
-shares some fits) loads the shared fits and computes only the others::
+:func:`~nqpf_helpers.forecast.growth.forecast_protocols` takes the function that makes
+each fit, so passing the cached :func:`~nqpf_helpers.forecast.growth.forecast_growth_path`
+stores every protocol and input layout on its own; a later chapter that fits one of
+those protocols alone (or another set of protocols or layouts that shares some fits)
+loads the shared fits and computes only the others::
 
-    every = cache.cached(forecast.forecast_protocols)(panel, seeds=20)  # five fits, stored
-    first = cache.cached(forecast.forecast_growth_path)(panel, "released_first", seeds=20)  # loaded
+    fit = cache.cached(forecast.forecast_growth_path)
+    every = forecast.forecast_protocols(panel, seeds=20, fit=fit)  # five fits, stored
+    first = fit(panel, "released_first", seeds=20)  # loaded
 
 A cell that reports how long the computation takes calls
 ``cache.cached(func, refresh=True)(...)``: it always computes (so the reported time
@@ -192,26 +193,13 @@ def cached(
         Same signature and result as ``func``.  The cache folder is looked up at each
         call, so setting ``NQPF_CACHE_DIR`` later still takes effect; with
         ``NQPF_NO_RESULT_CACHE=1`` ``func`` is called directly.
-
-    Notes
-    -----
-    :func:`~nqpf_helpers.forecast.growth.forecast_protocols` is stored fit by fit, each
-    protocol and layout under the key of the equivalent
-    :func:`~nqpf_helpers.forecast.growth.forecast_growth_path` call (see the module
-    docstring); its result is the same table.
     """
     if not callable(func):
         from .errors import InputError
 
         raise InputError(f"cached() needs a function, got {type(func).__name__}. Pass the function itself, "
-                         "e.g. cached(forecast.growth_paths)(panel, ...).")
+                         "e.g. cached(forecast.forecast_growth_path)(panel, ...).")
 
-    if _is_forecast_protocols(func):
-        return _fit_by_fit(func, version=version, refresh=refresh)
-    return _whole(func, version=version, refresh=refresh)
-
-
-def _whole(func: Callable[..., Any], *, version: str | int | None, refresh: bool) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if _disabled():
@@ -232,50 +220,6 @@ def _whole(func: Callable[..., Any], *, version: str | int | None, refresh: bool
             result, _ = memorized.call(*args, **kwargs)
             return result
         return memorized(*args, **kwargs)
-
-    return wrapper
-
-
-def _is_forecast_protocols(func: Callable[..., Any]) -> bool:
-    return (getattr(func, "__module__", None) == "nqpf_helpers.forecast.growth"
-            and getattr(func, "__name__", None) == "forecast_protocols")
-
-
-def _fit_by_fit(func: Callable[..., Any], *, version: str | int | None, refresh: bool) -> Callable[..., Any]:
-    """``forecast_protocols`` as one cached ``forecast_growth_path`` call per protocol and layout.
-
-    The parts are called exactly as ``forecast_protocols`` calls them, except that a layout equal to
-    the protocol's own is passed as None (the same fit), so that the key of a part equals the key
-    of a plain ``forecast_growth_path(df, protocol, seeds=..., ...)`` call of that protocol.
-    """
-    import inspect
-
-    import pandas as pd
-
-    from .forecast import growth
-    from .forecast.protocols import resolve_protocol
-
-    signature = inspect.signature(func)
-    passed_on = set(signature.parameters) - {"df", "protocols", "layouts"}
-    if not {"df", "protocols", "layouts"} <= set(signature.parameters) or not passed_on <= set(
-            inspect.signature(growth.forecast_growth_path).parameters):  # pragma: no cover - API drift
-        return _whole(func, version=version, refresh=refresh)
-    part = cached(growth.forecast_growth_path, version=version, refresh=refresh)
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _disabled():
-            return func(*args, **kwargs)
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        settings = dict(bound.arguments)
-        df, protocols, layouts = settings.pop("df"), settings.pop("protocols"), settings.pop("layouts")
-        parts = []
-        for protocol in protocols:
-            own = resolve_protocol(protocol).layout
-            for layout in layouts:
-                parts.append(part(df, protocol, layout=None if layout == own else layout, **settings))
-        return pd.concat(parts, ignore_index=True)
 
     return wrapper
 

@@ -214,7 +214,7 @@ def small_gtfp(data_dir) -> pd.DataFrame:
 
 
 def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp):
-    """forecast_protocols through the cache: identical to the direct call, stored fit by fit."""
+    """forecast_protocols with each fit through the cache: identical to the direct call, stored fit by fit."""
     from nqpf_helpers import forecast as fc
 
     config = fc.TrainConfig(epochs=8)
@@ -223,13 +223,13 @@ def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp):
     part = cache.memory().cache(fc.forecast_growth_path)
     assert not any(part.check_call_in_cache(small_gtfp, p, **kwargs) for p in protocols)
     direct = fc.forecast_protocols(small_gtfp, protocols, **kwargs)
-    stored = cache.cached(fc.forecast_protocols)(small_gtfp, protocols, **kwargs)
+    stored = fc.forecast_protocols(small_gtfp, protocols, fit=cache.cached(fc.forecast_growth_path), **kwargs)
     # one stored result per protocol, under the key of a plain forecast_growth_path call of it
     assert all(part.check_call_in_cache(small_gtfp, p, **kwargs) for p in protocols)
     assert len(list(cache.results_dir().rglob("output.pkl"))) == 2
     # a fresh load, as in the next chapter (note: joblib hashes frames by pickle, so a .copy() with
     # string columns may hash differently -- a needless recomputation, never a wrong result)
-    loaded = cache.cached(fc.forecast_protocols)(_small_gtfp(), protocols, **kwargs)
+    loaded = fc.forecast_protocols(_small_gtfp(), protocols, fit=cache.cached(fc.forecast_growth_path), **kwargs)
     assert len(list(cache.results_dir().rglob("output.pkl"))) == 2  # loaded, not stored again
     pd.testing.assert_frame_equal(stored, direct)
     pd.testing.assert_frame_equal(loaded, direct)
@@ -238,7 +238,9 @@ def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp):
     assert len(list(cache.results_dir().rglob("output.pkl"))) == 2
     pd.testing.assert_frame_equal(first, direct[direct["protocol"] == "released_first"].reset_index(drop=True))
     # both layouts: the protocol's own layout is the fit already stored, only the other one is new
-    both = cache.cached(fc.forecast_protocols)(small_gtfp, ("improved",), layouts=("features", "sequence"), **kwargs)
+    both = fc.forecast_protocols(
+        small_gtfp, ("improved",), layouts=("features", "sequence"), fit=cache.cached(fc.forecast_growth_path), **kwargs
+    )
     assert len(list(cache.results_dir().rglob("output.pkl"))) == 3
     pd.testing.assert_frame_equal(
         both, fc.forecast_protocols(small_gtfp, ("improved",), layouts=("features", "sequence"), **kwargs))
@@ -248,7 +250,7 @@ def test_cached_growth_paths_equal_direct_ones(cache_dir, small_gtfp):
 
 
 def test_refreshed_protocol_fits_are_computed_again(cache_dir, small_gtfp, monkeypatch):
-    """refresh=True on forecast_protocols retrains every fit (a timed cell stays honest)."""
+    """forecast_protocols with fit=cached(..., refresh=True) retrains every fit (a timed cell stays honest)."""
     from nqpf_helpers import forecast as fc
     from nqpf_helpers.forecast import growth
 
@@ -262,10 +264,12 @@ def test_refreshed_protocol_fits_are_computed_again(cache_dir, small_gtfp, monke
     counting.__module__, counting.__name__, counting.__qualname__ = "tests.counting", "counting", "counting"
     monkeypatch.setattr(growth, "forecast_growth_path", counting)
     kwargs = dict(seeds=_seeds(1), config=fc.TrainConfig(epochs=4))
-    cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first",), **kwargs)
-    cache.cached(fc.forecast_protocols)(small_gtfp, ("released_first",), **kwargs)
+    fc.forecast_protocols(small_gtfp, ("released_first",), fit=cache.cached(growth.forecast_growth_path), **kwargs)
+    fc.forecast_protocols(small_gtfp, ("released_first",), fit=cache.cached(growth.forecast_growth_path), **kwargs)
     assert calls == ["released_first"]
-    cache.cached(fc.forecast_protocols, refresh=True)(small_gtfp, ("released_first",), **kwargs)
+    fc.forecast_protocols(
+        small_gtfp, ("released_first",), fit=cache.cached(growth.forecast_growth_path, refresh=True), **kwargs
+    )
     assert calls == ["released_first", "released_first"]
 
 

@@ -469,3 +469,20 @@ def test_forecast_errors() -> None:
     assert e.loc["a", "rmse"] == pytest.approx(np.sqrt(0.5))
     assert e.loc["a", "mape"] == pytest.approx(50.0)
     assert e.loc["b", "mape"] == pytest.approx(25.0)
+
+
+def test_forecast_protocols_passes_each_fit_to_the_given_function_with_its_own_layout_as_none() -> None:
+    calls = []
+
+    def fit(df, protocol, **kwargs):
+        calls.append((protocol, kwargs["layout"], kwargs["seeds"]))
+        return pd.DataFrame({"protocol": [protocol], "layout": [kwargs["layout"]]})
+
+    table = f.forecast_protocols(pd.DataFrame(), ("improved", "released_first"), seeds=3,
+                                 layouts=("features", "sequence"), fit=fit)
+    own = {p: f.resolve_protocol(p).layout for p in ("improved", "released_first")}
+    assert calls == [(p, None if lay == own[p] else lay, 3) for p in ("improved", "released_first")
+                     for lay in ("features", "sequence")]
+    assert len(table) == 4
+    with pytest.raises(InputError, match="fit must be a function"):
+        f.forecast_protocols(pd.DataFrame(), fit=3)

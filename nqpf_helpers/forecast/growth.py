@@ -44,10 +44,10 @@ def forecast_growth_path(
     All regions and ensemble members are trained together as one stacked
     model (:func:`~nqpf_helpers.forecast.fused.train_fused` by default, or
     :func:`~nqpf_helpers.forecast.network.train_stacked` with
-    ``config.engine="tensorflow"``), each on its own series only.  Member ``k`` of unit ``u`` starts from weights drawn from
-    ``(seed + k, u)`` alone (:func:`~nqpf_helpers.forecast.seeding.init_weights`), so a
-    unit's growth path does not depend on which other units are in ``df`` or
-    in which order.
+    ``config.engine="tensorflow"``), each on its own series only.  Member ``k``
+    of unit ``u`` starts from weights drawn from ``(seed + k, u)`` alone
+    (:func:`~nqpf_helpers.forecast.seeding.init_weights`), so a unit's growth
+    path does not depend on which other units are in ``df`` or in which order.
 
     Parameters
     ----------
@@ -141,7 +141,7 @@ def forecast_growth_path(
 def _train(
     X: np.ndarray, y: np.ndarray, init: dict[str, np.ndarray], config: TrainConfig
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Train the stacked networks with ``config.engine``; return their prediction function ``(N, B, T, F) -> (N, B)``."""
+    """Train the stacked networks with ``config.engine``; return their predictions ``(N, B, T, F) -> (N, B)``."""
     if config.engine not in ENGINES:
         raise InputError(f"unknown training engine {config.engine!r}; use one of {', '.join(map(repr, ENGINES))}.")
     if config.engine == "numba":  # TensorFlow is never imported on this path
@@ -166,19 +166,37 @@ def forecast_protocols(
     unit: str = "region_code",
     time: str = "year",
     value: str = "gtfp",
+    fit: Callable[..., pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """:func:`forecast_growth_path` for several protocols and input layouts, stacked in one table.
 
     ``layouts=(None,)`` uses each protocol's own layout; ``("features",
     "sequence")`` fits both readings of the window.  ``seeds`` and ``seed`` as
-    in :func:`forecast_growth_path`.  Returns the concatenated long tables
-    (columns ``protocol``, ``layout`` and ``horizon`` tell them apart).
+    in :func:`forecast_growth_path`.
+
+    ``fit`` replaces :func:`forecast_growth_path` for every fit, for example
+    ``fit=cache.cached(forecast_growth_path)`` to store and reuse each fit on its own
+    (:func:`nqpf_helpers.cache.cached`).  A layout equal to the protocol's own is passed
+    as ``layout=None``, so that fit is the same call as ``forecast_growth_path(df,
+    protocol, seeds=..., ...)`` and shares its stored result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The concatenated long tables of :func:`forecast_growth_path` (columns
+        ``protocol``, ``layout`` and ``horizon`` tell them apart).
     """
-    parts = [
-        forecast_growth_path(
-            df, p, seeds=seeds, seed=seed, layout=lay, config=config, unit=unit, time=time, value=value
-        )
-        for p in protocols
-        for lay in layouts
-    ]
+    fit = forecast_growth_path if fit is None else fit
+    if not callable(fit):
+        raise InputError(f"fit must be a function like forecast_growth_path, got {type(fit).__name__}.")
+    parts = []
+    for protocol in protocols:
+        own = resolve_protocol(protocol).layout
+        for layout in layouts:
+            parts.append(
+                fit(
+                    df, protocol, seeds=seeds, seed=seed, layout=None if layout == own else layout,
+                    config=config, unit=unit, time=time, value=value,
+                )
+            )
     return pd.concat(parts, ignore_index=True)
