@@ -60,13 +60,17 @@ lock:
 lint: $(STAMP)
 	$(BIN)/ruff check nqpf_helpers tests
 
-# Cached build: chapters whose source did not change are not re-executed. The log names each
-# chapter as it executes ("<chapter>.md: Executing notebook ...", then "Executed notebook in
-# N seconds"); after the build .ci/chapter-times tables every chapter's time, then the last
-# line says how long the build took.
+# Cached build: chapters whose source did not change are not re-executed. .ci/build-book is
+# `jupyter-book build` with the chapters executed in BOOK_JOBS parallel processes (default: the
+# number of CPUs, at most 4; BOOK_JOBS=1 is the plain serial build). The log names each page as
+# it starts and ends ("build-book: reading <chapter>", "... read in N s"); after the build
+# .ci/chapter-times tables every chapter's execution time, then the last line says how long
+# the build took.
+BOOK_JOBS ?=
+export BOOK_JOBS
 book: $(STAMP)
 	@start=$$(date +%s); \
-	PYTHONUNBUFFERED=1 $(BIN)/jupyter-book build . --keep-going; status=$$?; \
+	PYTHONUNBUFFERED=1 $(BIN)/python .ci/build-book . --keep-going; status=$$?; \
 	$(BIN)/python .ci/chapter-times _build; \
 	echo "book built in $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo " (with errors: exit code $$status)")"; \
 	exit $$status
@@ -76,7 +80,7 @@ book: $(STAMP)
 book-strict: $(STAMP)
 	rm -rf _build
 	@start=$$(date +%s); \
-	PYTHONUNBUFFERED=1 $(BIN)/jupyter-book build . -W -n --keep-going; status=$$?; \
+	PYTHONUNBUFFERED=1 $(BIN)/python .ci/build-book . -W -n --keep-going; status=$$?; \
 	$(BIN)/python .ci/chapter-times _build; \
 	echo "book built in $$(( $$(date +%s) - start )) s$$( [ $$status -eq 0 ] || echo " (with errors: exit code $$status)")"; \
 	exit $$status
