@@ -5,9 +5,13 @@ executed notebook in ``_build/.jupyter_cache`` (jupyter-cache), keyed by a hash 
 notebook's code cells and kernelspec.  :func:`cache_status` finds the entry for a
 chapter's *current* source and says whether it can stand for a fresh run:
 
-- ``"cached"``: an execution of exactly this source, newer than every file of
-  ``nqpf_helpers`` (the cache key does not cover the package, so an older entry may
-  predate a library change and is not trusted);
+- ``"cached"``: an execution of exactly this source with the current ``nqpf_helpers``
+  (the cache key does not cover the package, so an entry made with another version of
+  the library is not trusted).  ``.ci/build-book`` (``make book``) notes the package's
+  content hash (:func:`nqpf_helpers.cache.package_fingerprint`) for every execution it
+  caches (:func:`record_fingerprints`), and that hash is compared with the current
+  one; for an execution without a note (e.g. a plain ``jupyter-book build``) the
+  execution must be newer than every file of the package;
 - ``"stale"``: an execution of this source exists, but the package changed since;
 - ``"failed"``: the last execution of this file recorded a traceback and no
   successful execution of the current source exists;
@@ -19,6 +23,8 @@ Used by tests/test_chapters.py (re-run only what is not ``"cached"``) and by
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +67,46 @@ def package_mtime(root: Path) -> float:
     return max(p.stat().st_mtime for p in files)
 
 
+FINGERPRINTS = "package-fingerprints.json"  # in the execution cache folder: {record id: package hash}
+
+
+def current_fingerprint(root: Path) -> str:
+    """Content hash of the project's ``nqpf_helpers`` folder (the package the chapters import)."""
+    from nqpf_helpers.cache import package_fingerprint
+
+    return package_fingerprint(root / "nqpf_helpers")
+
+
+def recorded_fingerprints(cache_path: Path) -> dict[int, str]:
+    """The package hash noted for each cached execution, by jupyter-cache record id."""
+    try:
+        return {int(pk): str(fp) for pk, fp in json.loads((cache_path / FINGERPRINTS).read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def record_fingerprints(cache_path: Path, fingerprint: str, since: datetime) -> int:
+    """Note ``fingerprint`` as the package of every execution cached at or after ``since`` (UTC).
+
+    Called by ``.ci/build-book`` after a build during which the package did not change.
+    Notes of records no longer in the cache are dropped.  Returns the number of executions
+    noted.
+    """
+    from jupyter_cache import get_cache
+
+    if not (cache_path / "global.db").is_file():
+        return 0
+    since = since.astimezone(UTC).replace(tzinfo=None)  # jupyter-cache stores naive UTC
+    records = get_cache(cache_path).list_cache_records()
+    notes = {pk: fp for pk, fp in recorded_fingerprints(cache_path).items() if pk in {r.pk for r in records}}
+    new = [r.pk for r in records if r.created >= since]
+    notes.update({pk: fingerprint for pk in new})
+    tmp = cache_path / f".{FINGERPRINTS}.{os.getpid()}"
+    tmp.write_text(json.dumps({str(pk): fp for pk, fp in sorted(notes.items())}, indent=1))
+    tmp.replace(cache_path / FINGERPRINTS)
+    return len(new)
+
+
 @dataclass(frozen=True)
 class CacheStatus:
     """What the execution cache holds for one chapter."""
@@ -79,11 +125,15 @@ def read_as_myst_nb(page: Path):
     return read_myst_markdown_notebook(page.read_text(encoding="utf-8"), path=page)
 
 
-def cache_status(page: Path, cache_path: Path, *, newer_than: float | None = None) -> CacheStatus:
+def cache_status(
+    page: Path, cache_path: Path, *, newer_than: float | None = None, fingerprint: str | None = None
+) -> CacheStatus:
     """Look up the cached execution of ``page``'s current source in ``cache_path``.
 
-    ``newer_than`` (a POSIX time, default: :func:`package_mtime` of the project that holds
-    ``page``) is the time the cached execution must postdate.
+    An execution with a noted package hash (:func:`record_fingerprints`) is trusted when
+    that hash equals ``fingerprint`` (default: :func:`current_fingerprint` of the project
+    that holds ``page``); one without a note when it postdates ``newer_than`` (a POSIX
+    time, default: :func:`package_mtime` of that project).
     """
     if not (cache_path / "global.db").is_file():
         return CacheStatus("not cached")
@@ -102,9 +152,13 @@ def cache_status(page: Path, cache_path: Path, *, newer_than: float | None = Non
         return CacheStatus("not cached")
     created = record.created.replace(tzinfo=UTC)  # jupyter-cache stores naive UTC
     seconds = (record.data or {}).get("execution_seconds")
-    if newer_than is None:
-        newer_than = package_mtime(page.resolve().parent.parent)
-    if created.timestamp() < newer_than:
+    project = page.resolve().parent.parent
+    noted = recorded_fingerprints(cache_path).get(record.pk)
+    if noted is not None:
+        trusted = noted == (fingerprint if fingerprint is not None else current_fingerprint(project))
+    else:
+        trusted = created.timestamp() >= (newer_than if newer_than is not None else package_mtime(project))
+    if not trusted:
         return CacheStatus("stale", seconds=seconds, created=created)
     executed = cache.get_cache_bundle(record.pk).nb
     return CacheStatus("cached", seconds=seconds, created=created, notebook=executed)

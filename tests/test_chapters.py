@@ -160,3 +160,22 @@ def test_no_build_means_no_cache(tmp_path):
     page, _ = _toy_cache(tmp_path, 21)
     assert chapter_cache.cache_status(page, tmp_path / "nowhere", newer_than=0).state == "not cached"
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_noted_package_hash_decides_over_the_file_times(tmp_path):
+    """Executions noted by .ci/build-book are trusted exactly when the package hash is unchanged."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    page, cache_path = _toy_cache(tmp_path, 21)
+    assert chapter_cache.record_fingerprints(cache_path, "abc", datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert chapter_cache.recorded_fingerprints(cache_path) == {}
+    assert chapter_cache.record_fingerprints(cache_path, "abc", datetime.now(UTC) - timedelta(hours=1)) == 1
+    # same package: trusted even though every file looks newer (e.g. after a checkout)
+    status = chapter_cache.cache_status(page, cache_path, newer_than=time.time() + 60, fingerprint="abc")
+    assert status.state == "cached"
+    # another package: not trusted even though the execution is newer than every file
+    assert chapter_cache.cache_status(page, cache_path, newer_than=0, fingerprint="abd").state == "stale"
+    # a damaged note file counts as no note: the file times decide again
+    (cache_path / chapter_cache.FINGERPRINTS).write_text("not json")
+    assert chapter_cache.cache_status(page, cache_path, newer_than=0, fingerprint="abd").state == "cached"
