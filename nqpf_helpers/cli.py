@@ -151,6 +151,7 @@ def _cmd_forecast(args: argparse.Namespace, argv: list[str]) -> int:
     res = pl.compute_nqpf(
         panel, unit=unit, time=time, value=value, protocol=args.protocol, seeds=args.seeds,
         train_until=args.train_until, epochs=args.epochs, progress=_progress(args), lags=args.lags,
+        engine=args.engine,
     )
     nio.write_csv_atomically(res, out)
     print(f"wrote growth paths and NQPF for {res[unit].nunique()} units, {res[time].min()}-{res[time].max()}, to {out}")
@@ -173,7 +174,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             panel, unit=unit, time=time, inputs=_split(args.inputs), good=_split(args.good), bad=_split(args.bad),
             gtfp=gtfp_col, rts=args.rts, frontier=args.frontier, window=args.window, protocol=args.protocol,
             seeds=args.seeds, train_until=args.train_until, epochs=args.epochs, progress=_progress(args),
-            lags=args.lags, extra_settings=_input_settings(args, argv),
+            lags=args.lags, engine=args.engine, extra_settings=_input_settings(args, argv),
         )
     _print_slips(result.settings.get("data_warnings") or [])
     report.write_report(result, out, map=args.map, overwrite=args.overwrite, lang=args.lang)
@@ -290,6 +291,9 @@ def _add_forecast(p: argparse.ArgumentParser) -> None:
                    help="training epochs (default: 300, as the authors); fewer only for quick trials")
     g.add_argument("--lags", type=_positive_int, default=None,
                    help="years in each LSTM input window (default: 5, as the authors)")
+    g.add_argument("--engine", choices=["numba", "tensorflow"], default="numba",
+                   help="LSTM training engine (default: numba, the fused CPU kernel; tensorflow: the XLA loop, "
+                        "slower; both train the same networks to float32 rounding)")
 
 
 def _add_output(p: argparse.ArgumentParser, what: str) -> None:

@@ -226,6 +226,7 @@ def compute_nqpf(
     chunk: int = 5,
     progress: bool = False,
     lags: int | None = None,
+    engine: str = "numba",
 ) -> pd.DataFrame:
     """LSTM growth paths and NQPF = actual / predicted GTFP, combined over seeds.
 
@@ -257,6 +258,10 @@ def compute_nqpf(
         Window length of the LSTM (``None``: the protocol's 5 years, as in
         the authors' code); see the book's robustness chapter for how much
         it matters.
+    engine
+        Training engine, ``"numba"`` (default: the fused CPU kernel) or
+        ``"tensorflow"`` (see :class:`~nqpf_helpers.forecast.protocols.TrainConfig`);
+        both train the same networks to float32 rounding.
 
     Returns
     -------
@@ -289,8 +294,10 @@ def compute_nqpf(
         raise InputError(f"chunk must be >= 1, got {chunk}.")
     check_run_panel(gtfp, unit=unit, time=time, gtfp=value,
                     train_until=spec.train_until if spec.split == "until_year" else None, lags=spec.lags)
-    config = fc.TrainConfig() if epochs is None else fc.TrainConfig(
-        epochs=int(epochs), drop_after=min(fc.TrainConfig().drop_after, max(1, int(epochs) * 5 // 6))
+    if engine not in fc.ENGINES:
+        raise InputError(f"unknown training engine {engine!r}; use one of {', '.join(map(repr, fc.ENGINES))}.")
+    config = fc.TrainConfig(engine=engine) if epochs is None else fc.TrainConfig(
+        epochs=int(epochs), drop_after=min(fc.TrainConfig().drop_after, max(1, int(epochs) * 5 // 6)), engine=engine
     )
     groups = [seed_list[i : i + chunk] for i in range(0, len(seed_list), chunk)]
     parts = []
@@ -362,6 +369,7 @@ def run_pipeline(
     progress: bool = False,
     extra_settings: dict[str, Any] | None = None,
     lags: int | None = None,
+    engine: str = "numba",
 ) -> PipelineResult:
     """GTFP (SBM, or a given column), growth paths and NQPF for a panel.
 
@@ -378,7 +386,7 @@ def run_pipeline(
         SBM options, see :func:`compute_gtfp`.
     gtfp
         Use this existing column as GTFP and skip the SBM step.
-    protocol, seeds, train_until, epochs, lags
+    protocol, seeds, train_until, epochs, lags, engine
         Growth-path options, see :func:`compute_nqpf`.
     progress
         Show progress bars (stderr).
@@ -410,7 +418,8 @@ def run_pipeline(
         g = validate_panel(panel, unit=unit, time=time, values=[gtfp], positive=[gtfp], name="input panel")
         g = g[[unit, time, gtfp]].rename(columns={gtfp: "gtfp"})
     n = compute_nqpf(g, unit=unit, time=time, value="gtfp", protocol=protocol, seeds=seeds,
-                     train_until=train_until, epochs=epochs, progress=progress, lags=lags)
+                     train_until=train_until, epochs=epochs, progress=progress, lags=lags,
+                     engine=engine)
     results = g.merge(n.drop(columns=["actual"]), on=[unit, time], how="left")
     if codes is not None and "region_code" not in results.columns:
         # the user's names stay the unit column; the codes make the map and joins possible
@@ -435,6 +444,7 @@ def run_pipeline(
         "lags": spec.lags,
         "seeds": seed_list,
         "epochs": epochs if epochs is not None else fc.TrainConfig().epochs,
+        "engine": engine,
         "n_units": int(g[unit].nunique()),
         "years": [int(g[time].min()), int(g[time].max())],
         "region_codes": f"matched from {level} names" if codes is not None else None,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -118,6 +119,22 @@ def test_run_command_records_lags(tmp_path, panel_csv):
     assert settings["lags"] == 3
     res = pd.read_csv(out / "results.csv")
     assert res.dropna(subset=["nqpf"])["year"].min() == res["year"].min() + 3
+
+
+def test_engines_of_the_forecast_command_agree(tmp_path, data_dir):
+    """--engine tensorflow trains the same networks as the default Numba kernel (float32 rounding)."""
+    gtfp = data.load_gtfp_series()
+    g = tmp_path / "gtfp.csv"
+    gtfp[gtfp["region_code"].isin(sorted(gtfp["region_code"].unique())[:4])].to_csv(g, index=False)
+    runs = {}
+    for engine in ("numba", "tensorflow"):
+        out = tmp_path / f"{engine}.csv"
+        assert cli.main(["forecast", str(g), "--engine", engine, *QUICK, "-o", str(out)]) == 0
+        runs[engine] = pd.read_csv(out)
+    np.testing.assert_allclose(runs["numba"]["predicted"], runs["tensorflow"]["predicted"], rtol=1e-5)
+    out = tmp_path / "res"
+    assert cli.main(["run", str(g), "--gtfp", "gtfp", "--engine", "tensorflow", *QUICK, "--no-map", "-o", str(out)]) == 0
+    assert json.loads((out / "settings.json").read_text())["engine"] == "tensorflow"
 
 
 def test_forecast_command_on_the_authors_workbook(tmp_path):
