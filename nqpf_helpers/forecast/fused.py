@@ -57,7 +57,7 @@ if not numba_config.CACHE_DIR:  # numba was imported before this module, without
 __all__ = ["CHUNK", "predict_fused", "train_fused"]
 
 #: The number of networks in one chunk, which is the length of every innermost (SIMD) loop of the kernel.
-CHUNK = 64
+CHUNK = 128
 
 _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
@@ -175,16 +175,20 @@ def _forward_window(X, bb, W, U, b, Wd, bd, A, Cs, Tc, Hs, p, ec, cf):
     G = 4 * H
     one, two, zero = ec[_ONE], ec[_TWO], ec[_ZERO]
     lo, hi, log2e, ln2_hi, ln2_lo, half = ec[_LO], ec[_HI], ec[_LOG2E], ec[_LN2_HI], ec[_LN2_LO], ec[_HALF]
+    nb = H // 5 if H % 5 == 0 and F == 1 else 0  # fused passes: H in blocks of five, one input feature
     for t in range(T):
-        for g in range(G):
-            for c in range(NC):
-                A[t, g, c] = b[g, c] + X[bb, t, 0, c] * W[0, g, c]
-            for f in range(1, F):
+        if t > 0 and nb >= 2:
+            for g in range(G):
+                # pass 1: bias, input and h_0 ... h_4
                 for c in range(NC):
-                    A[t, g, c] += X[bb, t, f, c] * W[f, g, c]
-            if t > 0:
-                j = 0
-                while H - j >= 5:
+                    s = b[g, c] + X[bb, t, 0, c] * W[0, g, c]
+                    s += Hs[t - 1, 0, c] * U[0, g, c]
+                    s += Hs[t - 1, 1, c] * U[1, g, c]
+                    s += Hs[t - 1, 2, c] * U[2, g, c]
+                    s += Hs[t - 1, 3, c] * U[3, g, c]
+                    s += Hs[t - 1, 4, c] * U[4, g, c]
+                    A[t, g, c] = s
+                for j in range(5, H - 5, 5):
                     for c in range(NC):
                         s = A[t, g, c]
                         s += Hs[t - 1, j, c] * U[j, g, c]
@@ -193,19 +197,59 @@ def _forward_window(X, bb, W, U, b, Wd, bd, A, Cs, Tc, Hs, p, ec, cf):
                         s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
                         s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
                         A[t, g, c] = s
-                    j += 5
-                while j < H:
+                # last pass: h_{H-5} ... h_{H-1} and the activation
+                j = H - 5
+                if 2 * H <= g < 3 * H:  # candidate: tanh(z) = 2 sigmoid(2z) - 1
                     for c in range(NC):
-                        A[t, g, c] += Hs[t - 1, j, c] * U[j, g, c]
-                    j += 1
-            if 2 * H <= g < 3 * H:  # candidate: tanh(z) = 2 sigmoid(2z) - 1
+                        s = A[t, g, c]
+                        s += Hs[t - 1, j, c] * U[j, g, c]
+                        s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                        s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                        s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                        s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                        e = _exp1(-two * s, lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = two * (one / (one + e)) - one
+                else:
+                    for c in range(NC):
+                        s = A[t, g, c]
+                        s += Hs[t - 1, j, c] * U[j, g, c]
+                        s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                        s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                        s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                        s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                        e = _exp1(-s, lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = one / (one + e)
+        else:
+            for g in range(G):
                 for c in range(NC):
-                    e = _exp1(-two * A[t, g, c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
-                    A[t, g, c] = two * (one / (one + e)) - one
-            else:
-                for c in range(NC):
-                    e = _exp1(-A[t, g, c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
-                    A[t, g, c] = one / (one + e)
+                    A[t, g, c] = b[g, c] + X[bb, t, 0, c] * W[0, g, c]
+                for f in range(1, F):
+                    for c in range(NC):
+                        A[t, g, c] += X[bb, t, f, c] * W[f, g, c]
+                if t > 0:
+                    j = 0
+                    while H - j >= 5:
+                        for c in range(NC):
+                            s = A[t, g, c]
+                            s += Hs[t - 1, j, c] * U[j, g, c]
+                            s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                            s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                            s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                            s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                            A[t, g, c] = s
+                        j += 5
+                    while j < H:
+                        for c in range(NC):
+                            A[t, g, c] += Hs[t - 1, j, c] * U[j, g, c]
+                        j += 1
+                if 2 * H <= g < 3 * H:  # candidate: tanh(z) = 2 sigmoid(2z) - 1
+                    for c in range(NC):
+                        e = _exp1(-two * A[t, g, c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = two * (one / (one + e)) - one
+                else:
+                    for c in range(NC):
+                        e = _exp1(-A[t, g, c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = one / (one + e)
         for j in range(H):
             if t > 0:
                 for c in range(NC):
@@ -249,6 +293,7 @@ def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
                 for c in range(NC):
                     ai, af, ag, ao = A[t, i_, c], A[t, f_, c], A[t, g_, c], A[t, o_, c]
                     tc, dhv = Tc[t, j, c], dh[j, c]
+                    dh[j, c] = zero  # d loss / d h_{t-1} is summed below
                     dcv = dc[j, c] + dhv * ao * (one - tc * tc)
                     vo = dhv * tc * (ao * (one - ao))
                     vi = dcv * ag * (ai * (one - ai))
@@ -267,6 +312,7 @@ def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
                 for c in range(NC):
                     ai, ag, ao = A[t, i_, c], A[t, g_, c], A[t, o_, c]
                     tc, dhv = Tc[t, j, c], dh[j, c]
+                    dh[j, c] = zero  # d loss / d h_{t-1} is summed below
                     dcv = dc[j, c] + dhv * ao * (one - tc * tc)
                     vo = dhv * tc * (ao * (one - ao))
                     vi = dcv * ag * (ai * (one - ai))
@@ -282,42 +328,48 @@ def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
             for g in range(G):
                 for c in range(NC):
                     gW[f, g, c] += X[bb, t, f, c] * dz[g, c]
-        if t > 0:  # recurrent kernel and the gradient flowing to h_{t-1}, four gates per pass
-            for j in range(H):
-                hj = Hs[t - 1, j]
-                dhj = dh[j]
-                Uj = U[j]
-                gUj = gU[j]
+        if t > 0:  # recurrent kernel and d loss / d h_{t-1}: two hidden units x four gates per pass
+            for j in range(0, H - 1, 2):
                 for g in range(0, G, 4):
-                    d0, d1, d2, d3 = dz[g], dz[g + 1], dz[g + 2], dz[g + 3]
-                    u0, u1, u2, u3 = Uj[g], Uj[g + 1], Uj[g + 2], Uj[g + 3]
-                    q0, q1, q2, q3 = gUj[g], gUj[g + 1], gUj[g + 2], gUj[g + 3]
-                    if g == 0:
-                        for c in range(NC):
-                            hc = hj[c]
-                            q0[c] += hc * d0[c]
-                            q1[c] += hc * d1[c]
-                            q2[c] += hc * d2[c]
-                            q3[c] += hc * d3[c]
-                            s = zero + u0[c] * d0[c]
-                            s += u1[c] * d1[c]
-                            s += u2[c] * d2[c]
-                            s += u3[c] * d3[c]
-                            dhj[c] = s
-                    else:
-                        for c in range(NC):
-                            hc = hj[c]
-                            q0[c] += hc * d0[c]
-                            q1[c] += hc * d1[c]
-                            q2[c] += hc * d2[c]
-                            q3[c] += hc * d3[c]
-                            s = dhj[c]
-                            s += u0[c] * d0[c]
-                            s += u1[c] * d1[c]
-                            s += u2[c] * d2[c]
-                            s += u3[c] * d3[c]
-                            dhj[c] = s
-
+                    for c in range(NC):
+                        x0, x1, x2, x3 = dz[g, c], dz[g + 1, c], dz[g + 2, c], dz[g + 3, c]
+                        ha, hb = Hs[t - 1, j, c], Hs[t - 1, j + 1, c]
+                        gU[j, g, c] += ha * x0
+                        gU[j, g + 1, c] += ha * x1
+                        gU[j, g + 2, c] += ha * x2
+                        gU[j, g + 3, c] += ha * x3
+                        gU[j + 1, g, c] += hb * x0
+                        gU[j + 1, g + 1, c] += hb * x1
+                        gU[j + 1, g + 2, c] += hb * x2
+                        gU[j + 1, g + 3, c] += hb * x3
+                        sa = dh[j, c]
+                        sa += U[j, g, c] * x0
+                        sa += U[j, g + 1, c] * x1
+                        sa += U[j, g + 2, c] * x2
+                        sa += U[j, g + 3, c] * x3
+                        dh[j, c] = sa
+                        sb = dh[j + 1, c]
+                        sb += U[j + 1, g, c] * x0
+                        sb += U[j + 1, g + 1, c] * x1
+                        sb += U[j + 1, g + 2, c] * x2
+                        sb += U[j + 1, g + 3, c] * x3
+                        dh[j + 1, c] = sb
+            if H % 2 == 1:  # the last of an odd number of hidden units
+                j = H - 1
+                for g in range(0, G, 4):
+                    for c in range(NC):
+                        x0, x1, x2, x3 = dz[g, c], dz[g + 1, c], dz[g + 2, c], dz[g + 3, c]
+                        ha = Hs[t - 1, j, c]
+                        gU[j, g, c] += ha * x0
+                        gU[j, g + 1, c] += ha * x1
+                        gU[j, g + 2, c] += ha * x2
+                        gU[j, g + 3, c] += ha * x3
+                        sa = dh[j, c]
+                        sa += U[j, g, c] * x0
+                        sa += U[j, g + 1, c] * x1
+                        sa += U[j, g + 2, c] * x2
+                        sa += U[j, g + 3, c] * x3
+                        dh[j, c] = sa
 
 @njit(error_model="numpy", cache=True, noalias=True)
 def _clip_adam(w, g, m, s, alpha, ec, tmp):
