@@ -6,21 +6,35 @@ Dense(1)`` per unit, loss ``0.5 * mean_b (yhat - y)**2 + l2/2 * ||weights||^2``
 (kernels only), the gradient of every weight tensor clipped per unit to
 ``clip_norm``, Keras' form of Adam with the piecewise-constant learning rate --
 with hand-written derivatives instead of automatic differentiation, and sigmoid/tanh
-from a vectorised exp (``_exp_inplace``).  Both engines train the same networks to float32 rounding;
-a few networks whose training is sensitive to rounding end in visibly different places under either engine
-(see ``benchmarks/results/lstm_layouts.md``).
+from an exp that vectorises (range reduction, Taylor polynomial, 2**k from exponent bits).
+Both engines train the same networks to float32 rounding; a few networks whose training is
+sensitive to rounding end in visibly different places under either engine (see ``benchmarks/results/lstm_layouts.md``).
 
 Layout: the *networks* are on the last, contiguous axis.  The stack is cut into
 chunks of :data:`CHUNK` networks; every array of a chunk has shape ``(..., CHUNK)``,
-so each elementary operation is one SIMD loop over the networks of the chunk,
-and a chunk's working set (activations of all windows and steps, gradients,
-Adam moments; about 2.5 MB for 64 networks) is allocated once and reused for all epochs.  Chunks are
-trained in parallel (``prange``); every network's arithmetic is the same
-sequence of IEEE operations whatever chunk or thread it lands in (no fast-math,
-no reduction across networks), so the result is deterministic and a network
-does not depend on the other networks of the stack.
+so each elementary operation is one SIMD loop over the networks of the chunk.
+Chunks are trained in parallel (``prange``), all epochs of a chunk in one call.
 
-Numba compiles the kernel on first use (about 20-40 s of CPU) and caches the machine
+Structure of an epoch of a chunk: the windows are processed one at a time -- forward
+pass through the T steps, head, back-propagation through time -- since the loss is a mean
+over windows and d loss / d prediction of a window needs only that window.  The buffers of
+one window (gates and their gradients ``(T, 4H, CHUNK)`` each, cell, tanh(cell) and hidden state
+``(T, H, CHUNK)`` each: 280 KB for H = 10, T = 5 and 128 networks in float32) are reused for every window
+and stay in the L2 cache with the weights and gradients, and the parameter
+gradients are summed over windows, then clipped and applied by Adam once per epoch.  The
+loops keep running sums in registers: a gate's pre-activation takes the bias, the input and
+five recurrent terms per pass (the last pass also applies sigmoid/tanh, so ``H`` a multiple of
+five and one input feature take two passes per gate); the backward pass computes
+d loss / d h_{t-1} for two hidden units and four gates per pass and the recurrent-kernel
+gradient after the window, four time steps per pass.  Loops index arrays element-wise (a slice
+is an object whose reference count is updated atomically), and the hot kernels are compiled
+with Numba's ``noalias`` flag, so that LLVM vectorises them without run-time overlap checks.
+
+Every network's arithmetic is the same sequence of IEEE operations whatever chunk, lane or
+thread it lands in (no fast-math, no reduction across networks), so the result is
+deterministic and a network does not depend on the other networks of the stack.
+
+Numba compiles the kernel on first use (about 15-30 s of CPU) and caches the machine
 code in ``<cache>/numba`` (:func:`nqpf_helpers.cache.cache_dir`), never in the
 source tree.
 """
@@ -43,13 +57,20 @@ from llvmlite import ir  # noqa: E402
 from numba import config as numba_config  # noqa: E402
 from numba import njit, prange  # noqa: E402
 from numba.core import types  # noqa: E402
-from numba.extending import intrinsic, overload  # noqa: E402
-
+from numba.core.compiler import Flags  # noqa: E402
 from numba.core.cpu import CPUTargetOptions  # noqa: E402
 from numba.core.options import TargetOptions  # noqa: E402
+from numba.extending import intrinsic, overload  # noqa: E402
 
-if not hasattr(CPUTargetOptions, "noalias"):
-    CPUTargetOptions.noalias = TargetOptions.Mapping("noalias")
+# Numba's ``noalias`` compilation flag (C's ``restrict`` on every array argument) is used by its parfors but
+# not offered as a decorator option: register it.  The kernels that use it never receive two views of one
+# array, so the promise holds; it spares LLVM the run-time overlap checks it otherwise inserts before every
+# vectorised loop, which cost about as much as the short (one chunk) loops themselves.
+_NOALIAS: dict[str, bool] = {}
+if hasattr(Flags, "noalias"):
+    if not hasattr(CPUTargetOptions, "noalias"):
+        CPUTargetOptions.noalias = TargetOptions.Mapping("noalias")
+    _NOALIAS = {"noalias": True}
 
 if not numba_config.CACHE_DIR:  # numba was imported before this module, without NUMBA_CACHE_DIR
     numba_config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
@@ -139,8 +160,9 @@ def _exp1(x, lo, hi, log2e, ln2_hi, ln2_lo, half, cf):
 
 @njit(error_model="numpy", cache=True)
 def _coef_tuple(coef):
-    return (coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6], coef[7], coef[8], coef[9],
-            coef[10], coef[11], coef[12], coef[13])
+    """The 14 Taylor coefficients as a tuple (compile-time indexing, kept in registers)."""
+    c = coef
+    return (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13])
 
 
 @njit(error_model="numpy", cache=True)
@@ -159,7 +181,7 @@ def _exp_inplace(v, ec, coef):
         v[c] = _exp1(v[c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
 
 
-@njit(error_model="numpy", cache=True, noalias=True)
+@njit(error_model="numpy", cache=True, **_NOALIAS)
 def _forward_window(X, bb, W, U, b, Wd, bd, A, Cs, Tc, Hs, p, ec, cf):
     """Forward pass of window ``bb`` of one chunk (NC networks on the last axis).
 
@@ -274,8 +296,8 @@ def _forward_window(X, bb, W, U, b, Wd, bd, A, Cs, Tc, Hs, p, ec, cf):
             p[c] += max(Hs[T - 1, j, c], zero) * Wd[j, c]
 
 
-@njit(error_model="numpy", cache=True, noalias=True)
-def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
+@njit(error_model="numpy", cache=True, **_NOALIAS)
+def _backward_window(X, bb, U, A, Cs, Tc, Hs, DZ, dh, dc, gW, gU, gb, ec):
     """Back-propagation through time of window ``bb``: adds its gradients to ``gW``, ``gU``, ``gb``.
 
     On entry ``dh`` holds d loss / d h_T of the window and ``dc`` zeros; ``A``, ``Cs``, ``Tc``, ``Hs`` are
@@ -299,14 +321,19 @@ def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
                     vi = dcv * ag * (ai * (one - ai))
                     vg = dcv * ai * (one - ag * ag)
                     vf = dcv * Cs[t - 1, j, c] * (af * (one - af))
-                    dz[o_, c] = vo
-                    dz[i_, c] = vi
-                    dz[g_, c] = vg
-                    dz[f_, c] = vf
+                    DZ[t, o_, c] = vo
+                    DZ[t, i_, c] = vi
+                    DZ[t, g_, c] = vg
+                    DZ[t, f_, c] = vf
                     gb[o_, c] += vo
                     gb[i_, c] += vi
                     gb[g_, c] += vg
                     gb[f_, c] += vf
+                    xv = X[bb, t, 0, c]
+                    gW[0, o_, c] += xv * vo
+                    gW[0, i_, c] += xv * vi
+                    gW[0, g_, c] += xv * vg
+                    gW[0, f_, c] += xv * vf
                     dc[j, c] = dcv * af
             else:  # c_prev = 0: the forget gate has no effect
                 for c in range(NC):
@@ -317,31 +344,26 @@ def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
                     vo = dhv * tc * (ao * (one - ao))
                     vi = dcv * ag * (ai * (one - ai))
                     vg = dcv * ai * (one - ag * ag)
-                    dz[o_, c] = vo
-                    dz[i_, c] = vi
-                    dz[g_, c] = vg
-                    dz[f_, c] = zero
+                    DZ[t, o_, c] = vo
+                    DZ[t, i_, c] = vi
+                    DZ[t, g_, c] = vg
+                    DZ[t, f_, c] = zero
                     gb[o_, c] += vo
                     gb[i_, c] += vi
                     gb[g_, c] += vg
-        for f in range(F):
+                    xv = X[bb, t, 0, c]
+                    gW[0, o_, c] += xv * vo
+                    gW[0, i_, c] += xv * vi
+                    gW[0, g_, c] += xv * vg
+        for f in range(1, F):  # the first input feature is done with dz above
             for g in range(G):
                 for c in range(NC):
-                    gW[f, g, c] += X[bb, t, f, c] * dz[g, c]
-        if t > 0:  # recurrent kernel and d loss / d h_{t-1}: two hidden units x four gates per pass
+                    gW[f, g, c] += X[bb, t, f, c] * DZ[t, g, c]
+        if t > 0:  # d loss / d h_{t-1}: two hidden units x four gates per pass
             for j in range(0, H - 1, 2):
                 for g in range(0, G, 4):
                     for c in range(NC):
-                        x0, x1, x2, x3 = dz[g, c], dz[g + 1, c], dz[g + 2, c], dz[g + 3, c]
-                        ha, hb = Hs[t - 1, j, c], Hs[t - 1, j + 1, c]
-                        gU[j, g, c] += ha * x0
-                        gU[j, g + 1, c] += ha * x1
-                        gU[j, g + 2, c] += ha * x2
-                        gU[j, g + 3, c] += ha * x3
-                        gU[j + 1, g, c] += hb * x0
-                        gU[j + 1, g + 1, c] += hb * x1
-                        gU[j + 1, g + 2, c] += hb * x2
-                        gU[j + 1, g + 3, c] += hb * x3
+                        x0, x1, x2, x3 = DZ[t, g, c], DZ[t, g + 1, c], DZ[t, g + 2, c], DZ[t, g + 3, c]
                         sa = dh[j, c]
                         sa += U[j, g, c] * x0
                         sa += U[j, g + 1, c] * x1
@@ -358,20 +380,34 @@ def _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec):
                 j = H - 1
                 for g in range(0, G, 4):
                     for c in range(NC):
-                        x0, x1, x2, x3 = dz[g, c], dz[g + 1, c], dz[g + 2, c], dz[g + 3, c]
-                        ha = Hs[t - 1, j, c]
-                        gU[j, g, c] += ha * x0
-                        gU[j, g + 1, c] += ha * x1
-                        gU[j, g + 2, c] += ha * x2
-                        gU[j, g + 3, c] += ha * x3
+                        x0, x1, x2, x3 = DZ[t, g, c], DZ[t, g + 1, c], DZ[t, g + 2, c], DZ[t, g + 3, c]
                         sa = dh[j, c]
                         sa += U[j, g, c] * x0
                         sa += U[j, g + 1, c] * x1
                         sa += U[j, g + 2, c] * x2
                         sa += U[j, g + 3, c] * x3
                         dh[j, c] = sa
+    # recurrent kernel: gU[j, g] += sum over t >= 1 of h_{t-1}[j] dz_t[g], summed from the last step back,
+    # four steps per pass over the networks (the running sum in a register)
+    for j in range(H):
+        for g in range(G):
+            t = T - 1
+            while t >= 4:
+                for c in range(NC):
+                    s = gU[j, g, c]
+                    s += Hs[t - 1, j, c] * DZ[t, g, c]
+                    s += Hs[t - 2, j, c] * DZ[t - 1, g, c]
+                    s += Hs[t - 3, j, c] * DZ[t - 2, g, c]
+                    s += Hs[t - 4, j, c] * DZ[t - 3, g, c]
+                    gU[j, g, c] = s
+                t -= 4
+            while t >= 1:
+                for c in range(NC):
+                    gU[j, g, c] += Hs[t - 1, j, c] * DZ[t, g, c]
+                t -= 1
 
-@njit(error_model="numpy", cache=True, noalias=True)
+
+@njit(error_model="numpy", cache=True, **_NOALIAS)
 def _clip_adam(w, g, m, s, alpha, ec, tmp):
     """Clip a gradient ``g`` (rows, NC) per network to L2 norm ``clip``, then one Adam step on ``w``."""
     rows, NC = g.shape
@@ -417,7 +453,7 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef):
     dt = X.dtype
     cf = _coef_tuple(coef)
     A, Cs, Tc, Hs, p = _work_arrays(T, H, NC, dt)
-    dz = np.empty((G, NC), dt)
+    DZ = np.empty((T, G, NC), dt)
     dh = np.empty((H, NC), dt)
     dc = np.empty((H, NC), dt)
     e = np.empty(NC, dt)
@@ -434,7 +470,7 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef):
     mWd, sWd = np.zeros_like(Wd), np.zeros_like(Wd)
     mbd, sbd = np.zeros_like(bd), np.zeros_like(bd)
     tmp = np.empty(NC, dt)
-    one, zero, l2, inv_b = ec[_ONE], ec[_ZERO], ec[_L2], ec[_INV_B]
+    zero, l2, inv_b = ec[_ZERO], ec[_L2], ec[_INV_B]
     for epoch in range(alphas.shape[0]):
         gW[:] = zero
         gU[:] = zero
@@ -454,7 +490,7 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef):
                     gWd[j, c] += e[c] * max(hv, zero)
                     dh[j, c] = e[c] * Wd[j, c] if hv > zero else zero
                     dc[j, c] = zero
-            _backward_window(X, bb, U, A, Cs, Tc, Hs, dz, dh, dc, gW, gU, gb, ec)
+            _backward_window(X, bb, U, A, Cs, Tc, Hs, DZ, dh, dc, gW, gU, gb, ec)
         # ---- L2 penalty on the kernels, per-network clipping of each tensor, Adam
         for f in range(F):
             for g in range(G):
