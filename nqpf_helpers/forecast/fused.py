@@ -6,7 +6,7 @@ Dense(1)`` per unit, loss ``0.5 * mean_b (yhat - y)**2 + l2/2 * ||weights||^2``
 (kernels only), the gradient of every weight tensor clipped per unit to
 ``clip_norm``, Keras' form of Adam with the piecewise-constant learning rate --
 with hand-written derivatives instead of automatic differentiation, and sigmoid/tanh
-from an exp that vectorises (range reduction, Taylor polynomial, 2**k from exponent bits).
+from an exp that vectorises (range reduction, Taylor polynomial, ``2**k`` from exponent bits).
 Both engines train the same networks to float32 rounding; a few networks whose training is
 sensitive to rounding end in visibly different places under either engine (see ``benchmarks/results/lstm_layouts.md``).
 
@@ -17,7 +17,7 @@ Chunks are trained in parallel (``prange``), all epochs of a chunk in one call.
 
 Structure of an epoch of a chunk: the windows are processed one at a time -- forward
 pass through the T steps, head, back-propagation through time -- since the loss is a mean
-over windows and d loss / d prediction of a window needs only that window.  The buffers of
+over windows and ``d loss / d prediction`` of a window needs only that window.  The buffers of
 one window (gates and their gradients ``(T, 4H, CHUNK)`` each, cell, tanh(cell) and hidden state
 ``(T, H, CHUNK)`` each: 280 KB for H = 10, T = 5 and 128 networks in float32) are reused for every window
 and stay in the L2 cache with the weights and gradients, and the parameter
@@ -25,7 +25,7 @@ gradients are summed over windows, then clipped and applied by Adam once per epo
 loops keep running sums in registers: a gate's pre-activation takes the bias, the input and
 five recurrent terms per pass (the last pass also applies sigmoid/tanh, so ``H`` a multiple of
 five and one input feature take two passes per gate); the backward pass computes
-d loss / d h_{t-1} for two hidden units and four gates per pass and the recurrent-kernel
+``d loss / d h[t-1]`` for two hidden units and four gates per pass and the recurrent-kernel
 gradient after the window, four time steps per pass.  Loops index arrays element-wise (a slice
 is an object whose reference count is updated atomically), and the hot kernels are compiled
 with Numba's ``noalias`` flag, so that LLVM vectorises them without run-time overlap checks.
