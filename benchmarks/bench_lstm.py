@@ -158,7 +158,8 @@ def layouts_only(out: Path, epochs: int, n_units: int = 2711, n_seeds: int = 5,
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
     old = out.read_text() if out.exists() else ""
-    keep = old[old.index("## Profile notes"):] if "## Profile notes" in old else ""
+    notes = [old.index(h) for h in ("## Numba kernel notes", "## Profile notes") if h in old]
+    keep = old[min(notes):] if notes else ""  # the hand-written notes below the generated part
     out.write_text("\n".join(lines) + ("\n" + keep if keep else ""))
     print("\n".join(lines))
 

@@ -6,21 +6,35 @@ Dense(1)`` per unit, loss ``0.5 * mean_b (yhat - y)**2 + l2/2 * ||weights||^2``
 (kernels only), the gradient of every weight tensor clipped per unit to
 ``clip_norm``, Keras' form of Adam with the piecewise-constant learning rate --
 with hand-written derivatives instead of automatic differentiation, and sigmoid/tanh
-from a vectorised exp (``_exp_inplace``).  Both engines train the same networks to float32 rounding;
-a few networks whose training is sensitive to rounding end in visibly different places under either engine
-(see ``benchmarks/results/lstm_layouts.md``).
+from an exp that vectorises (range reduction, Taylor polynomial, ``2**k`` from exponent bits).
+Both engines train the same networks to float32 rounding; a few networks whose training is
+sensitive to rounding end in visibly different places under either engine (see ``benchmarks/results/lstm_layouts.md``).
 
 Layout: the *networks* are on the last, contiguous axis.  The stack is cut into
 chunks of :data:`CHUNK` networks; every array of a chunk has shape ``(..., CHUNK)``,
-so each elementary operation is one SIMD loop over the networks of the chunk,
-and a chunk's working set (activations of all windows and steps, gradients,
-Adam moments; about 2.5 MB for 64 networks) is allocated once and reused for all epochs.  Chunks are
-trained in parallel (``prange``); every network's arithmetic is the same
-sequence of IEEE operations whatever chunk or thread it lands in (no fast-math,
-no reduction across networks), so the result is deterministic and a network
-does not depend on the other networks of the stack.
+so each elementary operation is one SIMD loop over the networks of the chunk.
+Chunks are trained in parallel (``prange``), all epochs of a chunk in one call.
 
-Numba compiles the kernel on first use (about 20-40 s of CPU) and caches the machine
+Structure of an epoch of a chunk: the windows are processed one at a time -- forward
+pass through the T steps, head, back-propagation through time -- since the loss is a mean
+over windows and ``d loss / d prediction`` of a window needs only that window.  The buffers of
+one window (gates and their gradients ``(T, 4H, CHUNK)`` each, cell, tanh(cell) and hidden state
+``(T, H, CHUNK)`` each: 280 KB for H = 10, T = 5 and 128 networks in float32) are reused for every window
+and stay in the L2 cache with the weights and gradients, and the parameter
+gradients are summed over windows, then clipped and applied by Adam once per epoch.  The
+loops keep running sums in registers: a gate's pre-activation takes the bias, the input and
+five recurrent terms per pass (the last pass also applies sigmoid/tanh, so ``H`` a multiple of
+five and one input feature take two passes per gate); the backward pass computes
+``d loss / d h[t-1]`` for two hidden units and four gates per pass and the recurrent-kernel
+gradient after the window, four time steps per pass.  Loops index arrays element-wise (a slice
+is an object whose reference count is updated atomically), and the hot kernels are compiled
+with Numba's ``noalias`` flag, so that LLVM vectorises them without run-time overlap checks.
+
+Every network's arithmetic is the same sequence of IEEE operations whatever chunk, lane or
+thread it lands in (no fast-math, no reduction across networks), so the result is
+deterministic and a network does not depend on the other networks of the stack.
+
+Numba compiles the kernel on first use (about 15-30 s of CPU) and caches the machine
 code in ``<cache>/numba`` (:func:`nqpf_helpers.cache.cache_dir`), never in the
 source tree.
 """
@@ -43,7 +57,20 @@ from llvmlite import ir  # noqa: E402
 from numba import config as numba_config  # noqa: E402
 from numba import njit, prange  # noqa: E402
 from numba.core import types  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
+from numba.core.compiler import Flags  # noqa: E402
+from numba.core.cpu import CPUTargetOptions  # noqa: E402
+from numba.core.options import TargetOptions  # noqa: E402
+from numba.extending import intrinsic, overload  # noqa: E402
+
+# Numba's ``noalias`` compilation flag (C's ``restrict`` on every array argument) is used by its parfors but
+# not offered as a decorator option: register it.  The kernels that use it never receive two views of one
+# array, so the promise holds; it spares LLVM the run-time overlap checks it otherwise inserts before every
+# vectorised loop, which cost about as much as the short (one chunk) loops themselves.
+_NOALIAS: dict[str, bool] = {}
+if hasattr(Flags, "noalias"):
+    if not hasattr(CPUTargetOptions, "noalias"):
+        CPUTargetOptions.noalias = TargetOptions.Mapping("noalias")
+    _NOALIAS = {"noalias": True}
 
 if not numba_config.CACHE_DIR:  # numba was imported before this module, without NUMBA_CACHE_DIR
     numba_config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
@@ -51,7 +78,7 @@ if not numba_config.CACHE_DIR:  # numba was imported before this module, without
 __all__ = ["CHUNK", "predict_fused", "train_fused"]
 
 #: The number of networks in one chunk, which is the length of every innermost (SIMD) loop of the kernel.
-CHUNK = 64
+CHUNK = 128
 
 _WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
@@ -84,125 +111,303 @@ def _pow2(typingctx, k):
     return k(k), codegen
 
 
+def _poly(r, cf):
+    """Taylor polynomial of exp(r) (stub; the implementation is chosen by the type of ``r``)."""
+    raise NotImplementedError
+
+
+@overload(_poly, jit_options={"error_model": "numpy"})
+def _poly_impl(r, cf):
+    if r == types.float32:  # degree 7: the six leading coefficients are zero in float32, skip them
+
+        def impl(r, cf):
+            p = cf[6] * r + cf[7]
+            p = p * r + cf[8]
+            p = p * r + cf[9]
+            p = p * r + cf[10]
+            p = p * r + cf[11]
+            p = p * r + cf[12]
+            return p * r + cf[13]
+
+        return impl
+
+    def impl(r, cf):
+        p = cf[0] * r + cf[1]
+        p = p * r + cf[2]
+        p = p * r + cf[3]
+        p = p * r + cf[4]
+        p = p * r + cf[5]
+        p = p * r + cf[6]
+        p = p * r + cf[7]
+        p = p * r + cf[8]
+        p = p * r + cf[9]
+        p = p * r + cf[10]
+        p = p * r + cf[11]
+        p = p * r + cf[12]
+        return p * r + cf[13]
+
+    return impl
+
+
+@njit(error_model="numpy", cache=True, inline="always")
+def _exp1(x, lo, hi, log2e, ln2_hi, ln2_lo, half, cf):
+    """exp(x) of one value by range reduction and a Taylor polynomial; inlined into vectorised loops."""
+    x = min(max(x, lo), hi)
+    k = np.floor(x * log2e + half)
+    r = x - k * ln2_hi - k * ln2_lo
+    return _poly(r, cf) * _pow2(k)
+
+
+@njit(error_model="numpy", cache=True)
+def _coef_tuple(coef):
+    """The 14 Taylor coefficients as a tuple (compile-time indexing, kept in registers)."""
+    c = coef
+    return (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13])
+
+
 @njit(error_model="numpy", cache=True)
 def _exp_inplace(v, ec, coef):
     """``v[:] = exp(v)`` for a contiguous 1-D array in one vectorisable loop (no libm call).
 
     exp(x) = 2**k * exp(r), k = round(x / ln 2), r = x - k ln 2 (two-part ln 2), exp(r) by its Taylor
     polynomial (``coef``: 14 coefficients, highest degree first; degree 7 in float32 -- the first six are
-    zero -- and 13 in float64, truncation error below half an ulp on |r| <= ln2 / 2), 2**k from its
-    exponent bits (:func:`_pow2`).  ``x`` is clamped to [``_LO``, ``_HI``] so that 2**k stays a normal
+    zero and skipped -- and 13 in float64, truncation error below half an ulp on |r| <= ln2 / 2), 2**k from
+    its exponent bits (:func:`_pow2`).  ``x`` is clamped to [``_LO``, ``_HI``] so that 2**k stays a normal
     number.
     """
     lo, hi, log2e, ln2_hi, ln2_lo, half = ec[_LO], ec[_HI], ec[_LOG2E], ec[_LN2_HI], ec[_LN2_LO], ec[_HALF]
-    c13, c12, c11, c10, c9, c8, c7 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6]
-    c6, c5, c4, c3, c2, c1, c0 = coef[7], coef[8], coef[9], coef[10], coef[11], coef[12], coef[13]
+    cf = _coef_tuple(coef)
     for c in range(v.shape[0]):
-        x = min(max(v[c], lo), hi)
-        k = np.floor(x * log2e + half)
-        r = x - k * ln2_hi - k * ln2_lo
-        p = c13 * r + c12
-        p = p * r + c11
-        p = p * r + c10
-        p = p * r + c9
-        p = p * r + c8
-        p = p * r + c7
-        p = p * r + c6
-        p = p * r + c5
-        p = p * r + c4
-        p = p * r + c3
-        p = p * r + c2
-        p = p * r + c1
-        p = p * r + c0
-        v[c] = p * _pow2(k)
+        v[c] = _exp1(v[c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
 
 
-@njit(error_model="numpy", cache=True)
-def _forward_chunk(X, W, U, b, Wd, bd, A, Cs, Tc, Hs, pred, ec, coef):
-    """Forward pass of one chunk (NC networks on the last axis).
+@njit(error_model="numpy", cache=True, **_NOALIAS)
+def _forward_window(X, bb, W, U, b, Wd, bd, A, Cs, Tc, Hs, p, ec, cf):
+    """Forward pass of window ``bb`` of one chunk (NC networks on the last axis).
 
-    Stores what the backward pass needs: gate activations ``A`` (T, B, 4H, NC) in Keras' order i, f, g, o,
-    cell states ``Cs``, ``tanh(cell)`` ``Tc`` and hidden states ``Hs`` (T, B, H, NC); predictions ``pred``
-    (B, NC).  sigmoid(z) = 1 / (1 + exp(-z)), tanh(z) = 2 / (1 + exp(-2 z)) - 1.
+    ``X`` (B, T, F, NC).  Stores what the backward pass needs: gate activations ``A`` (T, 4H, NC) in Keras'
+    order i, f, g, o, cell states ``Cs``, ``tanh(cell)`` ``Tc`` and hidden states ``Hs`` (T, H, NC); the
+    prediction ``p`` (NC,).  sigmoid(z) = 1 / (1 + exp(-z)), tanh(z) = 2 / (1 + exp(-2 z)) - 1.  The gate
+    pre-activations are summed in the order bias, inputs, h_0 ... h_{H-1} (up to five recurrent terms per
+    pass over the networks, the running sum kept in a register).  Arrays are indexed element-wise, never
+    sliced, in the loops: a slice is an array object whose reference count is updated atomically.
     """
     B, T, F, NC = X.shape
     H = U.shape[0]
     G = 4 * H
     one, two, zero = ec[_ONE], ec[_TWO], ec[_ZERO]
+    lo, hi, log2e, ln2_hi, ln2_lo, half = ec[_LO], ec[_HI], ec[_LOG2E], ec[_LN2_HI], ec[_LN2_LO], ec[_HALF]
+    nb = H // 5 if H % 5 == 0 and F == 1 else 0  # fused passes: H in blocks of five, one input feature
     for t in range(T):
-        At = A[t]
-        for bb in range(B):
+        if t > 0 and nb >= 2:
             for g in range(G):
-                zg = At[bb, g]
-                bg = b[g]
+                # pass 1: bias, input and h_0 ... h_4
                 for c in range(NC):
-                    zg[c] = bg[c]
-                for f in range(F):
-                    xf = X[bb, t, f]
-                    wf = W[f, g]
+                    s = b[g, c] + X[bb, t, 0, c] * W[0, g, c]
+                    s += Hs[t - 1, 0, c] * U[0, g, c]
+                    s += Hs[t - 1, 1, c] * U[1, g, c]
+                    s += Hs[t - 1, 2, c] * U[2, g, c]
+                    s += Hs[t - 1, 3, c] * U[3, g, c]
+                    s += Hs[t - 1, 4, c] * U[4, g, c]
+                    A[t, g, c] = s
+                for j in range(5, H - 5, 5):
                     for c in range(NC):
-                        zg[c] += xf[c] * wf[c]
-                if t > 0:
-                    hp = Hs[t - 1, bb]
-                    for j in range(H):
-                        hj = hp[j]
-                        uj = U[j, g]
-                        for c in range(NC):
-                            zg[c] += hj[c] * uj[c]
-                # exp argument: -z for the sigmoid gates, -2z for the candidate (tanh)
-                if 2 * H <= g < 3 * H:
+                        s = A[t, g, c]
+                        s += Hs[t - 1, j, c] * U[j, g, c]
+                        s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                        s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                        s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                        s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                        A[t, g, c] = s
+                # last pass: h_{H-5} ... h_{H-1} and the activation
+                j = H - 5
+                if 2 * H <= g < 3 * H:  # candidate: tanh(z) = 2 sigmoid(2z) - 1
                     for c in range(NC):
-                        zg[c] = -two * zg[c]
+                        s = A[t, g, c]
+                        s += Hs[t - 1, j, c] * U[j, g, c]
+                        s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                        s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                        s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                        s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                        e = _exp1(-two * s, lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = two * (one / (one + e)) - one
                 else:
                     for c in range(NC):
-                        zg[c] = -zg[c]
-        flat = At.reshape(B * G * NC)
-        _exp_inplace(flat, ec, coef)
-        for c in range(B * G * NC):
-            flat[c] = one / (one + flat[c])
-        for bb in range(B):
-            for g in range(2 * H, 3 * H):
-                ag = At[bb, g]
+                        s = A[t, g, c]
+                        s += Hs[t - 1, j, c] * U[j, g, c]
+                        s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                        s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                        s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                        s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                        e = _exp1(-s, lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = one / (one + e)
+        else:
+            for g in range(G):
                 for c in range(NC):
-                    ag[c] = two * ag[c] - one
-        Ct = Cs[t]
-        for bb in range(B):
-            for j in range(H):
-                ai, af, ag = At[bb, j], At[bb, H + j], At[bb, 2 * H + j]
-                cc = Ct[bb, j]
+                    A[t, g, c] = b[g, c] + X[bb, t, 0, c] * W[0, g, c]
+                for f in range(1, F):
+                    for c in range(NC):
+                        A[t, g, c] += X[bb, t, f, c] * W[f, g, c]
                 if t > 0:
-                    cp = Cs[t - 1, bb, j]
+                    j = 0
+                    while H - j >= 5:
+                        for c in range(NC):
+                            s = A[t, g, c]
+                            s += Hs[t - 1, j, c] * U[j, g, c]
+                            s += Hs[t - 1, j + 1, c] * U[j + 1, g, c]
+                            s += Hs[t - 1, j + 2, c] * U[j + 2, g, c]
+                            s += Hs[t - 1, j + 3, c] * U[j + 3, g, c]
+                            s += Hs[t - 1, j + 4, c] * U[j + 4, g, c]
+                            A[t, g, c] = s
+                        j += 5
+                    while j < H:
+                        for c in range(NC):
+                            A[t, g, c] += Hs[t - 1, j, c] * U[j, g, c]
+                        j += 1
+                if 2 * H <= g < 3 * H:  # candidate: tanh(z) = 2 sigmoid(2z) - 1
                     for c in range(NC):
-                        cc[c] = af[c] * cp[c] + ai[c] * ag[c]
-                else:  # c0 = 0
+                        e = _exp1(-two * A[t, g, c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = two * (one / (one + e)) - one
+                else:
                     for c in range(NC):
-                        cc[c] = ai[c] * ag[c]
-        Tt = Tc[t]
-        tflat = Tt.reshape(B * H * NC)
-        cflat = Ct.reshape(B * H * NC)
-        for c in range(B * H * NC):
-            tflat[c] = -two * cflat[c]
-        _exp_inplace(tflat, ec, coef)
-        for c in range(B * H * NC):
-            tflat[c] = two / (one + tflat[c]) - one
-        for bb in range(B):
-            for j in range(H):
-                ao, tc, hh = At[bb, 3 * H + j], Tt[bb, j], Hs[t, bb, j]
-                for c in range(NC):
-                    hh[c] = ao[c] * tc[c]
-    for bb in range(B):
-        p = pred[bb]
-        for c in range(NC):
-            p[c] = bd[c]
-        hT = Hs[T - 1, bb]
+                        e = _exp1(-A[t, g, c], lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                        A[t, g, c] = one / (one + e)
         for j in range(H):
-            hj = hT[j]
-            wj = Wd[j]
-            for c in range(NC):
-                p[c] += max(hj[c], zero) * wj[c]
+            if t > 0:
+                for c in range(NC):
+                    v = A[t, H + j, c] * Cs[t - 1, j, c] + A[t, j, c] * A[t, 2 * H + j, c]
+                    Cs[t, j, c] = v
+                    e = _exp1(-two * v, lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                    tv = two / (one + e) - one
+                    Tc[t, j, c] = tv
+                    Hs[t, j, c] = A[t, 3 * H + j, c] * tv
+            else:  # c0 = 0
+                for c in range(NC):
+                    v = A[t, j, c] * A[t, 2 * H + j, c]
+                    Cs[t, j, c] = v
+                    e = _exp1(-two * v, lo, hi, log2e, ln2_hi, ln2_lo, half, cf)
+                    tv = two / (one + e) - one
+                    Tc[t, j, c] = tv
+                    Hs[t, j, c] = A[t, 3 * H + j, c] * tv
+    for c in range(NC):
+        p[c] = bd[0, c]
+    for j in range(H):
+        for c in range(NC):
+            p[c] += max(Hs[T - 1, j, c], zero) * Wd[j, c]
 
 
-@njit(error_model="numpy", cache=True)
+@njit(error_model="numpy", cache=True, **_NOALIAS)
+def _backward_window(X, bb, U, A, Cs, Tc, Hs, DZ, dh, dc, gW, gU, gb, ec):
+    """Back-propagation through time of window ``bb``: adds its gradients to ``gW``, ``gU``, ``gb``.
+
+    On entry ``dh`` holds d loss / d h_T of the window and ``dc`` zeros; ``A``, ``Cs``, ``Tc``, ``Hs`` are
+    the activations stored by the forward pass of the same window.
+    """
+    B, T, F, NC = X.shape
+    H = U.shape[0]
+    G = 4 * H
+    one, zero = ec[_ONE], ec[_ZERO]
+    # ---- back-propagation through time
+    for t in range(T - 1, -1, -1):
+        for j in range(H):
+            i_, f_, g_, o_ = j, H + j, 2 * H + j, 3 * H + j
+            if t > 0:
+                for c in range(NC):
+                    ai, af, ag, ao = A[t, i_, c], A[t, f_, c], A[t, g_, c], A[t, o_, c]
+                    tc, dhv = Tc[t, j, c], dh[j, c]
+                    dh[j, c] = zero  # d loss / d h_{t-1} is summed below
+                    dcv = dc[j, c] + dhv * ao * (one - tc * tc)
+                    vo = dhv * tc * (ao * (one - ao))
+                    vi = dcv * ag * (ai * (one - ai))
+                    vg = dcv * ai * (one - ag * ag)
+                    vf = dcv * Cs[t - 1, j, c] * (af * (one - af))
+                    DZ[t, o_, c] = vo
+                    DZ[t, i_, c] = vi
+                    DZ[t, g_, c] = vg
+                    DZ[t, f_, c] = vf
+                    gb[o_, c] += vo
+                    gb[i_, c] += vi
+                    gb[g_, c] += vg
+                    gb[f_, c] += vf
+                    xv = X[bb, t, 0, c]
+                    gW[0, o_, c] += xv * vo
+                    gW[0, i_, c] += xv * vi
+                    gW[0, g_, c] += xv * vg
+                    gW[0, f_, c] += xv * vf
+                    dc[j, c] = dcv * af
+            else:  # c_prev = 0: the forget gate has no effect
+                for c in range(NC):
+                    ai, ag, ao = A[t, i_, c], A[t, g_, c], A[t, o_, c]
+                    tc, dhv = Tc[t, j, c], dh[j, c]
+                    dh[j, c] = zero  # d loss / d h_{t-1} is summed below
+                    dcv = dc[j, c] + dhv * ao * (one - tc * tc)
+                    vo = dhv * tc * (ao * (one - ao))
+                    vi = dcv * ag * (ai * (one - ai))
+                    vg = dcv * ai * (one - ag * ag)
+                    DZ[t, o_, c] = vo
+                    DZ[t, i_, c] = vi
+                    DZ[t, g_, c] = vg
+                    DZ[t, f_, c] = zero
+                    gb[o_, c] += vo
+                    gb[i_, c] += vi
+                    gb[g_, c] += vg
+                    xv = X[bb, t, 0, c]
+                    gW[0, o_, c] += xv * vo
+                    gW[0, i_, c] += xv * vi
+                    gW[0, g_, c] += xv * vg
+        for f in range(1, F):  # the first input feature is done with dz above
+            for g in range(G):
+                for c in range(NC):
+                    gW[f, g, c] += X[bb, t, f, c] * DZ[t, g, c]
+        if t > 0:  # d loss / d h_{t-1}: two hidden units x four gates per pass
+            for j in range(0, H - 1, 2):
+                for g in range(0, G, 4):
+                    for c in range(NC):
+                        x0, x1, x2, x3 = DZ[t, g, c], DZ[t, g + 1, c], DZ[t, g + 2, c], DZ[t, g + 3, c]
+                        sa = dh[j, c]
+                        sa += U[j, g, c] * x0
+                        sa += U[j, g + 1, c] * x1
+                        sa += U[j, g + 2, c] * x2
+                        sa += U[j, g + 3, c] * x3
+                        dh[j, c] = sa
+                        sb = dh[j + 1, c]
+                        sb += U[j + 1, g, c] * x0
+                        sb += U[j + 1, g + 1, c] * x1
+                        sb += U[j + 1, g + 2, c] * x2
+                        sb += U[j + 1, g + 3, c] * x3
+                        dh[j + 1, c] = sb
+            if H % 2 == 1:  # the last of an odd number of hidden units
+                j = H - 1
+                for g in range(0, G, 4):
+                    for c in range(NC):
+                        x0, x1, x2, x3 = DZ[t, g, c], DZ[t, g + 1, c], DZ[t, g + 2, c], DZ[t, g + 3, c]
+                        sa = dh[j, c]
+                        sa += U[j, g, c] * x0
+                        sa += U[j, g + 1, c] * x1
+                        sa += U[j, g + 2, c] * x2
+                        sa += U[j, g + 3, c] * x3
+                        dh[j, c] = sa
+    # recurrent kernel: gU[j, g] += sum over t >= 1 of h_{t-1}[j] dz_t[g], summed from the last step back,
+    # four steps per pass over the networks (the running sum in a register)
+    for j in range(H):
+        for g in range(G):
+            t = T - 1
+            while t >= 4:
+                for c in range(NC):
+                    s = gU[j, g, c]
+                    s += Hs[t - 1, j, c] * DZ[t, g, c]
+                    s += Hs[t - 2, j, c] * DZ[t - 1, g, c]
+                    s += Hs[t - 3, j, c] * DZ[t - 2, g, c]
+                    s += Hs[t - 4, j, c] * DZ[t - 3, g, c]
+                    gU[j, g, c] = s
+                t -= 4
+            while t >= 1:
+                for c in range(NC):
+                    gU[j, g, c] += Hs[t - 1, j, c] * DZ[t, g, c]
+                t -= 1
+
+
+@njit(error_model="numpy", cache=True, **_NOALIAS)
 def _clip_adam(w, g, m, s, alpha, ec, tmp):
     """Clip a gradient ``g`` (rows, NC) per network to L2 norm ``clip``, then one Adam step on ``w``."""
     rows, NC = g.shape
@@ -210,30 +415,27 @@ def _clip_adam(w, g, m, s, alpha, ec, tmp):
     for c in range(NC):
         tmp[c] = zero
     for r in range(rows):
-        gr = g[r]
         for c in range(NC):
-            tmp[c] += gr[c] * gr[c]
+            tmp[c] += g[r, c] * g[r, c]
     for c in range(NC):
         tmp[c] = clip / max(np.sqrt(tmp[c]), clip)
     for r in range(rows):
-        gr, mr, sr, wr = g[r], m[r], s[r], w[r]
         for c in range(NC):
-            gc = gr[c] * tmp[c]
-            mr[c] += (gc - mr[c]) * one_b1
-            sr[c] += (gc * gc - sr[c]) * one_b2
-            wr[c] -= alpha * mr[c] / (np.sqrt(sr[c]) + eps)
+            gc = g[r, c] * tmp[c]
+            m[r, c] += (gc - m[r, c]) * one_b1
+            s[r, c] += (gc * gc - s[r, c]) * one_b2
+            w[r, c] -= alpha * m[r, c] / (np.sqrt(s[r, c]) + eps)
 
 
 @njit(error_model="numpy", cache=True)
-def _work_arrays(X, H):
-    B, T, F, NC = X.shape
-    dt = X.dtype
-    A = np.empty((T, B, 4 * H, NC), dt)
-    Cs = np.empty((T, B, H, NC), dt)
-    Tc = np.empty((T, B, H, NC), dt)
-    Hs = np.empty((T, B, H, NC), dt)
-    pred = np.empty((B, NC), dt)
-    return A, Cs, Tc, Hs, pred
+def _work_arrays(T, H, NC, dt):
+    """Activation buffers of one window: gates (T, 4H, NC), cell, tanh(cell), hidden (T, H, NC), prediction."""
+    A = np.empty((T, 4 * H, NC), dt)
+    Cs = np.empty((T, H, NC), dt)
+    Tc = np.empty((T, H, NC), dt)
+    Hs = np.empty((T, H, NC), dt)
+    p = np.empty(NC, dt)
+    return A, Cs, Tc, Hs, p
 
 
 @njit(error_model="numpy", cache=True)
@@ -241,18 +443,22 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef):
     """All epochs of one chunk; the weights are updated in place.
 
     Shapes: X (B, T, F, NC), y (B, NC), W (F, 4H, NC), U (H, 4H, NC), b (4H, NC), Wd (H, NC), bd (1, NC);
-    ``alphas`` holds Adam's step size of every epoch, ``ec`` the scalar constants.
+    ``alphas`` holds Adam's step size of every epoch, ``ec`` the scalar constants.  Every epoch runs the
+    forward pass, the head and the backward pass through time window by window (the loss is a mean over
+    windows), reusing one window's activation buffers and summing the parameter gradients over windows.
     """
     B, T, F, NC = X.shape
     H = U.shape[0]
     G = 4 * H
     dt = X.dtype
-    A, Cs, Tc, Hs, pred = _work_arrays(X, H)
-    DZ = np.empty((B, G, NC), dt)
-    dh = np.empty((B, H, NC), dt)
-    dc = np.empty((B, H, NC), dt)
-    gW = np.empty((F * G, NC), dt)
-    gU = np.empty((H * G, NC), dt)
+    cf = _coef_tuple(coef)
+    A, Cs, Tc, Hs, p = _work_arrays(T, H, NC, dt)
+    DZ = np.empty((T, G, NC), dt)
+    dh = np.empty((H, NC), dt)
+    dc = np.empty((H, NC), dt)
+    e = np.empty(NC, dt)
+    gW = np.empty((F, G, NC), dt)
+    gU = np.empty((H, G, NC), dt)
     gb = np.empty((G, NC), dt)
     gWd = np.empty((H, NC), dt)
     gbd = np.empty((1, NC), dt)
@@ -264,94 +470,42 @@ def _train_chunk(X, y, W, U, b, Wd, bd, alphas, ec, coef):
     mWd, sWd = np.zeros_like(Wd), np.zeros_like(Wd)
     mbd, sbd = np.zeros_like(bd), np.zeros_like(bd)
     tmp = np.empty(NC, dt)
-    one, zero, l2, inv_b = ec[_ONE], ec[_ZERO], ec[_L2], ec[_INV_B]
+    zero, l2, inv_b = ec[_ZERO], ec[_L2], ec[_INV_B]
     for epoch in range(alphas.shape[0]):
-        _forward_chunk(X, W, U, b, Wd, bd[0], A, Cs, Tc, Hs, pred, ec, coef)
         gW[:] = zero
         gU[:] = zero
         gb[:] = zero
         gWd[:] = zero
         gbd[:] = zero
-        # ---- head: d loss / d pred = (pred - y) / B; ReLU passes the gradient where h > 0
         for bb in range(B):
-            e = pred[bb]
-            yb = y[bb]
+            _forward_window(X, bb, W, U, b, Wd, bd, A, Cs, Tc, Hs, p, ec, cf)
+            # ---- head: d loss / d pred = (pred - y) / B; ReLU passes the gradient where h > 0
             for c in range(NC):
-                e[c] = (e[c] - yb[c]) * inv_b
-                gbd[0, c] += e[c]
-            hT = Hs[T - 1, bb]
+                ev = (p[c] - y[bb, c]) * inv_b
+                e[c] = ev
+                gbd[0, c] += ev
             for j in range(H):
-                hj, wj, gj, dj = hT[j], Wd[j], gWd[j], dh[bb, j]
                 for c in range(NC):
-                    gj[c] += e[c] * max(hj[c], zero)
-                    dj[c] = e[c] * wj[c] if hj[c] > zero else zero
-        # ---- back-propagation through time
-        for t in range(T - 1, -1, -1):
-            last = t == T - 1
-            for bb in range(B):
-                a = A[t, bb]
-                dz = DZ[bb]
-                for j in range(H):
-                    ai, af, ag, ao = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
-                    tc, dhj, dcj = Tc[t, bb, j], dh[bb, j], dc[bb, j]
-                    dzi, dzf, dzg, dzo = dz[j], dz[H + j], dz[2 * H + j], dz[3 * H + j]
-                    if last:
-                        for c in range(NC):
-                            dcj[c] = zero
-                    if t > 0:
-                        cp = Cs[t - 1, bb, j]
-                        for c in range(NC):
-                            dcv = dcj[c] + dhj[c] * ao[c] * (one - tc[c] * tc[c])
-                            dzo[c] = dhj[c] * tc[c] * (ao[c] * (one - ao[c]))
-                            dzi[c] = dcv * ag[c] * (ai[c] * (one - ai[c]))
-                            dzg[c] = dcv * ai[c] * (one - ag[c] * ag[c])
-                            dzf[c] = dcv * cp[c] * (af[c] * (one - af[c]))
-                            dcj[c] = dcv * af[c]
-                    else:  # c_prev = 0: the forget gate has no effect
-                        for c in range(NC):
-                            dcv = dcj[c] + dhj[c] * ao[c] * (one - tc[c] * tc[c])
-                            dzo[c] = dhj[c] * tc[c] * (ao[c] * (one - ao[c]))
-                            dzi[c] = dcv * ag[c] * (ai[c] * (one - ai[c]))
-                            dzg[c] = dcv * ai[c] * (one - ag[c] * ag[c])
-                            dzf[c] = zero
-                # parameter gradients of step t
-                for g in range(G):
-                    dzg_ = dz[g]
-                    gbg = gb[g]
-                    for c in range(NC):
-                        gbg[c] += dzg_[c]
-                    for f in range(F):
-                        xf = X[bb, t, f]
-                        gwf = gW[f * G + g]
-                        for c in range(NC):
-                            gwf[c] += xf[c] * dzg_[c]
-                if t > 0:  # recurrent kernel and the gradient flowing to h_{t-1}
-                    hp = Hs[t - 1, bb]
-                    for j in range(H):
-                        hj = hp[j]
-                        dhj = dh[bb, j]
-                        for c in range(NC):
-                            dhj[c] = zero
-                        for g in range(G):
-                            dzg_ = dz[g]
-                            uj = U[j, g]
-                            guj = gU[j * G + g]
-                            for c in range(NC):
-                                guj[c] += hj[c] * dzg_[c]
-                                dhj[c] += uj[c] * dzg_[c]
+                    hv = Hs[T - 1, j, c]
+                    gWd[j, c] += e[c] * max(hv, zero)
+                    dh[j, c] = e[c] * Wd[j, c] if hv > zero else zero
+                    dc[j, c] = zero
+            _backward_window(X, bb, U, A, Cs, Tc, Hs, DZ, dh, dc, gW, gU, gb, ec)
         # ---- L2 penalty on the kernels, per-network clipping of each tensor, Adam
-        for r in range(F * G):
-            for c in range(NC):
-                gW[r, c] += l2 * W2[r, c]
-        for r in range(H * G):
-            for c in range(NC):
-                gU[r, c] += l2 * U2[r, c]
+        for f in range(F):
+            for g in range(G):
+                for c in range(NC):
+                    gW[f, g, c] += l2 * W[f, g, c]
+        for j in range(H):
+            for g in range(G):
+                for c in range(NC):
+                    gU[j, g, c] += l2 * U[j, g, c]
         for r in range(H):
             for c in range(NC):
                 gWd[r, c] += l2 * Wd[r, c]
         alpha = alphas[epoch]
-        _clip_adam(W2, gW, mW, sW, alpha, ec, tmp)
-        _clip_adam(U2, gU, mU, sU, alpha, ec, tmp)
+        _clip_adam(W2, gW.reshape((F * G, NC)), mW, sW, alpha, ec, tmp)
+        _clip_adam(U2, gU.reshape((H * G, NC)), mU, sU, alpha, ec, tmp)
         _clip_adam(b, gb, mb, sb, alpha, ec, tmp)
         _clip_adam(Wd, gWd, mWd, sWd, alpha, ec, tmp)
         _clip_adam(bd, gbd, mbd, sbd, alpha, ec, tmp)
@@ -365,11 +519,14 @@ def _train_all(X, y, W, U, b, Wd, bd, alphas, ec, coef):
 
 @njit(error_model="numpy", cache=True, parallel=True)
 def _predict_all(X, W, U, b, Wd, bd, pred, ec, coef):
+    K, B, T, F, NC = X.shape
     H = U.shape[1]
-    for k in prange(X.shape[0]):
-        A, Cs, Tc, Hs, p = _work_arrays(X[k], H)
-        _forward_chunk(X[k], W[k], U[k], b[k], Wd[k], bd[k, 0], A, Cs, Tc, Hs, p, ec, coef)
-        pred[k] = p
+    cf = _coef_tuple(coef)
+    for k in prange(K):
+        A, Cs, Tc, Hs, p = _work_arrays(T, H, NC, X.dtype)
+        for bb in range(B):
+            _forward_window(X[k], bb, W[k], U[k], b[k], Wd[k], bd[k], A, Cs, Tc, Hs, p, ec, cf)
+            pred[k, bb] = p
 
 
 def _constants(c: TrainConfig, dtype, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
