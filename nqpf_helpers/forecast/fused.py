@@ -112,8 +112,15 @@ def _pow2(typingctx, k):
 
 
 def _poly(r, cf):
-    """Taylor polynomial of exp(r) (stub; the implementation is chosen by the type of ``r``)."""
-    raise NotImplementedError
+    """Taylor polynomial of exp(r), coefficients ``cf`` highest degree first, by Horner's rule.
+
+    This plain Python version is the reference; compiled code uses the implementation for the type
+    of ``r`` below (float32 skips the leading zero coefficients, which gives the same value).
+    """
+    p = cf[0]
+    for c in cf[1:]:
+        p = p * r + c
+    return p
 
 
 @overload(_poly, jit_options={"error_model": "numpy"})
