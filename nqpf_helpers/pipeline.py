@@ -294,8 +294,7 @@ def compute_nqpf(
         raise InputError(f"chunk must be >= 1, got {chunk}.")
     check_run_panel(gtfp, unit=unit, time=time, gtfp=value,
                     train_until=spec.train_until if spec.split == "until_year" else None, lags=spec.lags)
-    if engine not in fc.ENGINES:
-        raise InputError(f"unknown training engine {engine!r}; use one of {', '.join(map(repr, fc.ENGINES))}.")
+    fc.check_engine(engine)  # before any training starts
     config = fc.TrainConfig(engine=engine) if epochs is None else fc.TrainConfig(
         epochs=int(epochs), drop_after=min(fc.TrainConfig().drop_after, max(1, int(epochs) * 5 // 6)), engine=engine
     )

@@ -33,7 +33,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .baselines import BASELINES, baseline_forecasts, forecast_errors
-from .protocols import ENGINES, LAGS, PLAIN_NAMES, PROTOCOLS, ProtocolSpec, TrainConfig, resolve_protocol
+from .protocols import ENGINES, LAGS, PLAIN_NAMES, PROTOCOLS, ProtocolSpec, TrainConfig, check_engine, resolve_protocol
 from .seeding import check_seeds, init_weights, network_seed, unit_key
 from .windows import (
     apply_minmax,
@@ -74,6 +74,7 @@ __all__ = [
     "TrainConfig",
     "apply_minmax",
     "baseline_forecasts",
+    "check_engine",
     "check_seeds",
     "fit_minmax",
     "forecast_errors",

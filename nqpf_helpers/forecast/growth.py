@@ -17,7 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .protocols import DEFAULT_CONFIG, ENGINES, PROTOCOLS, Horizon, Layout, ProtocolSpec, TrainConfig, resolve_protocol
+from .protocols import (
+    DEFAULT_CONFIG,
+    PROTOCOLS,
+    Horizon,
+    Layout,
+    ProtocolSpec,
+    TrainConfig,
+    check_engine,
+    resolve_protocol,
+)
 from .seeding import check_seeds, init_weights, stack_weights
 from .windows import Scaler, make_windows, n_train_windows, network_inputs, series_matrix
 
@@ -142,9 +151,7 @@ def _train(
     X: np.ndarray, y: np.ndarray, init: dict[str, np.ndarray], config: TrainConfig
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Train the stacked networks with ``config.engine``; return their predictions ``(N, B, T, F) -> (N, B)``."""
-    if config.engine not in ENGINES:
-        raise InputError(f"unknown training engine {config.engine!r}; use one of {', '.join(map(repr, ENGINES))}.")
-    if config.engine == "numba":  # TensorFlow is never imported on this path
+    if check_engine(config.engine) == "numba":  # TensorFlow is never imported on this path
         from .fused import predict_fused, train_fused
 
         weights = train_fused(X, y, init, config)

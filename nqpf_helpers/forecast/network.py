@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from ..errors import InputError, MissingDependencyError
-from .protocols import DEFAULT_CONFIG, ENGINES, TrainConfig
+from .protocols import DEFAULT_CONFIG, TrainConfig, check_engine
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -232,8 +232,7 @@ def train_stacked(
     N, B, T, F = X.shape
     if np.shape(y) != (N, B):
         raise InputError(f"targets have shape {np.shape(y)}, expected {(N, B)} (units x windows).")
-    if config.engine not in ENGINES:
-        raise InputError(f"unknown training engine {config.engine!r}; use one of {', '.join(map(repr, ENGINES))}.")
+    check_engine(config.engine)
     dt = config.dtype
     layer = StackedLSTM(N, T, F, config.hidden, dtype=dt)
     layer.build((N, B, T, F))

@@ -34,6 +34,7 @@ __all__ = [
     "Split",
     "TrainConfig",
     "Transform",
+    "check_engine",
     "resolve_protocol",
 ]
 
@@ -51,6 +52,19 @@ _LAYOUTS = ("features", "sequence")
 _HORIZONS = ("one_step", "recursive")
 #: The training engines of :class:`TrainConfig` (``engine=``).
 ENGINES = ("numba", "tensorflow")
+
+
+def check_engine(engine: str) -> str:
+    """Return ``engine`` if it is one of :data:`ENGINES`.
+
+    Raises
+    ------
+    InputError
+        Any other value, naming the valid ones.
+    """
+    if engine not in ENGINES:
+        raise InputError(f"unknown training engine {engine!r}; use one of {', '.join(map(repr, ENGINES))}.")
+    return engine
 
 
 @dataclass(frozen=True)
