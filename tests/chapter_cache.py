@@ -98,7 +98,8 @@ def record_fingerprints(cache_path: Path, fingerprint: str, since: datetime) -> 
         return 0
     since = since.astimezone(UTC).replace(tzinfo=None)  # jupyter-cache stores naive UTC
     records = get_cache(cache_path).list_cache_records()
-    notes = {pk: fp for pk, fp in recorded_fingerprints(cache_path).items() if pk in {r.pk for r in records}}
+    present = {r.pk for r in records}
+    notes = {pk: fp for pk, fp in recorded_fingerprints(cache_path).items() if pk in present}
     new = [r.pk for r in records if r.created >= since]
     notes.update({pk: fingerprint for pk in new})
     tmp = cache_path / f".{FINGERPRINTS}.{os.getpid()}"
